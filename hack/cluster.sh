@@ -1,0 +1,548 @@
+#!/usr/bin/env bash
+# A real, throw-away Kubernetes control plane on loopback: etcd + kube-apiserver +
+# kube-controller-manager, built from source by hack/build-k8s.sh. No nodes, no kubelet, no
+# docker — enough for an operator's e2e tests and benchmarks (CRDs, RBAC, namespaces, GC, Jobs
+# objects, aggregation layer).
+#
+#   hack/cluster.sh up              start (idempotent); prints `export KUBECONFIG=…` on stdout
+#   hack/cluster.sh down [--purge]  stop; --purge also deletes the state dir
+#   hack/cluster.sh status          exit 0 iff every component runs and /readyz is ok
+#   hack/cluster.sh env             `export KUBECONFIG=…` and `export PATH=<bindir>:$PATH`
+#   hack/cluster.sh logs [component] [-f]
+#
+# State lives in ${NEXUS_CLUSTER_DIR:-<repo>/.nexus/cluster}; clusters with different state dirs
+# run side by side because every port is picked freely on 127.0.0.1.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${NEXUS_CLUSTER_DIR:-$REPO/.nexus/cluster}"
+# Absolute, so the printed KUBECONFIG works from any directory.
+[[ "$STATE" == /* ]] || STATE="$PWD/$STATE"
+PKI="$STATE/pki"
+RUN="$STATE/run"
+LOGS="$STATE/logs"
+PORTS_FILE="$STATE/ports.env"
+KUBECONFIG_FILE="$STATE/kubeconfig"
+KCM_KUBECONFIG="$STATE/kube-controller-manager.kubeconfig"
+MARKER="$STATE/.nexus-cluster"
+# Start order; stopped in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+READY_TIMEOUT="${NEXUS_CLUSTER_TIMEOUT:-60}"
+
+ETCD_CLIENT_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT=""
+BIN=""
+
+log() { echo "cluster: $*" >&2; }
+die() {
+    echo "cluster: error: $*" >&2
+    exit 1
+}
+
+require_tools() {
+    local t
+    for t in openssl python3 curl; do
+        command -v "$t" >/dev/null || die "'$t' is required but not on PATH"
+    done
+}
+
+bin_dir() {
+    local out
+    out="$("$REPO/hack/build-k8s.sh" "$1")"
+    (cd "$out" && pwd)
+}
+
+# ---------------------------------------------------------------------------------------------
+# PKI
+
+# Minimal config so results do not depend on the host's openssl.cnf.
+write_ext() { # file, extension lines…
+    local f="$1"
+    shift
+    {
+        printf '[req]\ndistinguished_name = dn\nprompt = no\n[dn]\n[ext]\n'
+        printf '%s\n' "$@"
+    } >"$f"
+}
+
+gen_ca() { # name, CN
+    local name="$1" cn="$2"
+    [[ -s "$PKI/$name.crt" && -s "$PKI/$name.key" ]] && return 1
+    log "generating CA $name"
+    write_ext "$PKI/$name.cnf" "basicConstraints = critical, CA:TRUE" \
+        "keyUsage = critical, keyCertSign, cRLSign, digitalSignature" \
+        "subjectKeyIdentifier = hash"
+    openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+    openssl req -x509 -new -sha256 -days 3650 -key "$PKI/$name.key" -subj "/CN=$cn" \
+        -config "$PKI/$name.cnf" -extensions ext -out "$PKI/$name.crt" 2>/dev/null
+    rm -f "$PKI/$name.cnf"
+}
+
+gen_cert() { # name, ca, subject, extendedKeyUsage, [subjectAltName]
+    local name="$1" ca="$2" subj="$3" eku="$4" san="${5:-}"
+    [[ -s "$PKI/$name.crt" && -s "$PKI/$name.key" ]] && return 0
+    log "generating certificate $name ($subj)"
+    local ext=("basicConstraints = critical, CA:FALSE"
+        "keyUsage = critical, digitalSignature, keyEncipherment"
+        "extendedKeyUsage = $eku" "authorityKeyIdentifier = keyid")
+    [[ -n "$san" ]] && ext+=("subjectAltName = $san")
+    write_ext "$PKI/$name.cnf" "${ext[@]}"
+    openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+    openssl req -new -key "$PKI/$name.key" -subj "$subj" -config "$PKI/$name.cnf" \
+        -out "$PKI/$name.csr" 2>/dev/null
+    openssl x509 -req -sha256 -days 3650 -in "$PKI/$name.csr" \
+        -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+        -extfile "$PKI/$name.cnf" -extensions ext -out "$PKI/$name.crt" 2>/dev/null
+    rm -f "$PKI/$name.cnf" "$PKI/$name.csr"
+}
+
+gen_pki() {
+    mkdir -p "$PKI"
+    chmod 700 "$PKI"
+    # A fresh CA invalidates everything it signed.
+    if gen_ca ca nexus-cluster-ca; then
+        rm -f "$PKI"/{apiserver,admin,kube-controller-manager}.{crt,key}
+    fi
+    if gen_ca front-proxy-ca nexus-front-proxy-ca; then
+        rm -f "$PKI"/front-proxy-client.{crt,key}
+    fi
+    gen_cert apiserver ca /CN=kube-apiserver serverAuth \
+        "IP:127.0.0.1, IP:::1, IP:10.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local"
+    gen_cert admin ca "/O=system:masters/CN=nexus-admin" clientAuth
+    gen_cert kube-controller-manager ca /CN=system:kube-controller-manager clientAuth
+    gen_cert front-proxy-client front-proxy-ca /CN=front-proxy-client clientAuth
+    if [[ ! -s "$PKI/sa.key" || ! -s "$PKI/sa.pub" ]]; then
+        log "generating service-account key pair"
+        openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+        openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+    fi
+    chmod 600 "$PKI"/*.key
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ports
+
+load_ports() {
+    [[ -f "$PORTS_FILE" ]] || return 1
+    # shellcheck source=/dev/null
+    source "$PORTS_FILE"
+    [[ -n "$ETCD_CLIENT_PORT" && -n "$ETCD_PEER_PORT" && -n "$APISERVER_PORT" && -n "$KCM_PORT" ]]
+}
+
+# Reuse the saved ports when they are all still free (keeps existing kubeconfigs valid across a
+# down/up); otherwise let the kernel pick. All sockets are held open together so the picks are
+# distinct.
+pick_ports() {
+    local saved=""
+    if load_ports; then
+        saved="$ETCD_CLIENT_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT"
+    fi
+    local ports
+    # shellcheck disable=SC2086 # word splitting of $saved is intended
+    ports="$(python3 - $saved <<'EOF'
+import socket, sys
+
+def grab(ports):
+    socks = []
+    try:
+        for p in ports:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # Like Go's listeners: a port whose old connections linger in TIME_WAIT is free.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", p))
+            s.listen(1)  # a listening socket excludes every other bind, so the picks differ
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+saved = [int(p) for p in sys.argv[1:]]
+try:
+    ports = grab(saved) if len(saved) == 4 else None
+except OSError:
+    ports = None
+print(*(ports or grab([0, 0, 0, 0])))
+EOF
+)"
+    read -r ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT <<<"$ports"
+    cat >"$PORTS_FILE" <<EOF
+ETCD_CLIENT_PORT=$ETCD_CLIENT_PORT
+ETCD_PEER_PORT=$ETCD_PEER_PORT
+APISERVER_PORT=$APISERVER_PORT
+KCM_PORT=$KCM_PORT
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+pid_of() { # component → pid on stdout if it is alive and really that binary
+    local f="$RUN/$1.pid" pid
+    [[ -f "$f" ]] || return 1
+    pid="$(<"$f")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    # Guard against pid reuse after a reboot or crash.
+    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$1"* ]] || return 1
+    echo "$pid"
+}
+
+show_log_tail() {
+    local f="$LOGS/$1.log"
+    [[ -f "$f" ]] || return 0
+    echo "----- last 30 lines of $f -----" >&2
+    tail -n 30 "$f" >&2
+    echo "-----" >&2
+}
+
+start() { # component, args…
+    local c="$1"
+    shift
+    mkdir -p "$RUN" "$LOGS"
+    log "starting $c"
+    # setsid: detach from the caller's process group so Ctrl-C in the calling shell (or a
+    # test harness killing its group) does not take the cluster down.
+    # 9>&-: do not leak the state-dir lock into a daemon, or the next `up` would block forever.
+    setsid "$BIN/$c" "$@" </dev/null >>"$LOGS/$c.log" 2>&1 9>&- &
+    echo $! >"$RUN/$c.pid"
+}
+
+# Polls `check` until it succeeds; fails fast, with the component's log, if it dies.
+wait_for() { # component, description, check command…
+    local c="$1" what="$2"
+    shift 2
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    while ! "$@" >/dev/null 2>&1; do
+        if ! pid_of "$c" >/dev/null; then
+            show_log_tail "$c"
+            die "$c exited before $what"
+        fi
+        if ((SECONDS >= deadline)); then
+            show_log_tail "$c"
+            die "$c: $what not reached within ${READY_TIMEOUT}s"
+        fi
+        sleep 0.5
+    done
+}
+
+stop() { # component
+    local c="$1" pid
+    if pid="$(pid_of "$c")"; then
+        log "stopping $c (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        local i
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "$c did not exit after 10s, sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            for ((i = 0; i < 50; i++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+        fi
+    fi
+    rm -f "$RUN/$c.pid"
+}
+
+# Reverse start order: an apiserver whose etcd is gone hangs in shutdown.
+stop_all() {
+    local i
+    for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop "${COMPONENTS[i]}"; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Health checks
+
+etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"; }
+
+apiserver_ready() {
+    [[ "$("$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" --request-timeout=3s \
+        get --raw /readyz 2>/dev/null)" == ok ]]
+}
+
+# /healthz is in kube-controller-manager's --authorization-always-allow-paths; its serving cert
+# is self-signed, hence -k.
+kcm_healthy() { [[ "$(curl -ksS --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz")" == ok ]]; }
+
+all_running() {
+    local c
+    for c in "${COMPONENTS[@]}"; do
+        pid_of "$c" >/dev/null || return 1
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Kubeconfigs
+
+b64() { openssl base64 -A <"$1"; }
+
+write_kubeconfig() { # file, user name, cert name
+    local file="$1" user="$2" cert="$3"
+    # Certificates embedded so the file stays valid when copied or mounted elsewhere.
+    cat >"$file.tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: nexus
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $(b64 "$PKI/ca.crt")
+users:
+- name: $user
+  user:
+    client-certificate-data: $(b64 "$PKI/$cert.crt")
+    client-key-data: $(b64 "$PKI/$cert.key")
+contexts:
+- name: nexus
+  context:
+    cluster: nexus
+    user: $user
+current-context: nexus
+EOF
+    chmod 600 "$file.tmp"
+    mv -f "$file.tmp" "$file" # atomic: a concurrent reader never sees half a file
+}
+
+# ---------------------------------------------------------------------------------------------
+# Components
+
+start_etcd() {
+    mkdir -p "$STATE/etcd"
+    chmod 700 "$STATE/etcd"
+    local client="http://127.0.0.1:$ETCD_CLIENT_PORT" peer="http://127.0.0.1:$ETCD_PEER_PORT"
+    # --unsafe-no-fsync: a throw-away dev/test store; skipping fsync makes writes ~10x faster
+    # and losing it on a power cut is fine. 4 GiB quota so a 100k-entity benchmark fits.
+    start etcd \
+        --name nexus \
+        --data-dir "$STATE/etcd" \
+        --listen-client-urls "$client" --advertise-client-urls "$client" \
+        --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+        --initial-cluster "nexus=$peer" \
+        --unsafe-no-fsync \
+        --quota-backend-bytes $((4 * 1024 * 1024 * 1024)) \
+        --log-level warn
+    wait_for etcd "health" etcd_healthy
+}
+
+start_apiserver() {
+    # --endpoint-reconciler-type none: Endpoints may not hold loopback IPs, so with
+    # --advertise-address 127.0.0.1 the default reconciler logs an error every 10s; there are no
+    # pods that could use the in-cluster `kubernetes` Service anyway.
+    start kube-apiserver \
+        --bind-address 127.0.0.1 \
+        --secure-port "$APISERVER_PORT" \
+        --advertise-address 127.0.0.1 \
+        --endpoint-reconciler-type none \
+        --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+        --tls-cert-file "$PKI/apiserver.crt" \
+        --tls-private-key-file "$PKI/apiserver.key" \
+        --client-ca-file "$PKI/ca.crt" \
+        --authorization-mode RBAC \
+        --service-account-issuer https://kubernetes.default.svc.cluster.local \
+        --service-account-key-file "$PKI/sa.pub" \
+        --service-account-signing-key-file "$PKI/sa.key" \
+        --service-cluster-ip-range 10.0.0.0/24 \
+        --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" \
+        --requestheader-allowed-names front-proxy-client \
+        --requestheader-extra-headers-prefix X-Remote-Extra- \
+        --requestheader-group-headers X-Remote-Group \
+        --requestheader-username-headers X-Remote-User \
+        --proxy-client-cert-file "$PKI/front-proxy-client.crt" \
+        --proxy-client-key-file "$PKI/front-proxy-client.key" \
+        --enable-aggregator-routing=true \
+        --allow-privileged=true \
+        --max-requests-inflight 1000 \
+        --max-mutating-requests-inflight 500
+    wait_for kube-apiserver "/readyz" apiserver_ready
+}
+
+# With --use-service-account-credentials=false every controller acts as
+# system:kube-controller-manager, whose bootstrap role only lists/watches; the namespace
+# controller, garbage collector, Job controller … need to delete/create anything.
+grant_kcm() {
+    "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" apply -f - >/dev/null <<'EOF'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: nexus:kube-controller-manager
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: system:kube-controller-manager
+EOF
+}
+
+start_kcm() {
+    # --flex-volume-plugin-dir: the default is /usr/libexec/kubernetes/…, which it would create.
+    # Cloud-provider controllers skip themselves without --cloud-provider, so '*' is safe.
+    start kube-controller-manager \
+        --kubeconfig "$KCM_KUBECONFIG" \
+        --authentication-kubeconfig "$KCM_KUBECONFIG" \
+        --authorization-kubeconfig "$KCM_KUBECONFIG" \
+        --bind-address 127.0.0.1 \
+        --secure-port "$KCM_PORT" \
+        --leader-elect=false \
+        --service-account-private-key-file "$PKI/sa.key" \
+        --root-ca-file "$PKI/ca.crt" \
+        --use-service-account-credentials=false \
+        --cluster-signing-cert-file "$PKI/ca.crt" \
+        --cluster-signing-key-file "$PKI/ca.key" \
+        --controllers '*' \
+        --flex-volume-plugin-dir "$STATE/flexvolume"
+    wait_for kube-controller-manager "/healthz" kcm_healthy
+}
+
+port_conflict() {
+    grep -qsi 'address already in use' "$LOGS/etcd.log" "$LOGS/kube-apiserver.log" \
+        "$LOGS/kube-controller-manager.log"
+}
+
+start_all() {
+    stop_all
+    pick_ports
+    write_kubeconfig "$KUBECONFIG_FILE" nexus-admin admin
+    write_kubeconfig "$KCM_KUBECONFIG" system:kube-controller-manager kube-controller-manager
+    # A fresh log per start, so failure output and port-conflict detection see only this run.
+    rm -f "$LOGS"/*.log
+    start_etcd
+    start_apiserver
+    grant_kcm
+    start_kcm
+}
+
+# ---------------------------------------------------------------------------------------------
+# Subcommands
+
+cmd_up() {
+    require_tools
+    BIN="$(bin_dir all)"
+    mkdir -p "$STATE"
+    touch "$MARKER"
+    # Serialize concurrent `up`/`down` on the same state dir.
+    exec 9>"$STATE/.lock"
+    command -v flock >/dev/null && flock 9
+
+    if all_running && load_ports; then
+        log "already running; waiting for /readyz"
+        wait_for kube-apiserver "/readyz" apiserver_ready
+        echo "export KUBECONFIG=$KUBECONFIG_FILE"
+        return 0
+    fi
+
+    local t0=$SECONDS
+    gen_pki
+    # Free ports are picked, then released, then bound by the component; another cluster
+    # starting at the same moment can steal one in between, so retry on a port conflict.
+    local attempt rc
+    for attempt in 1 2 3; do
+        # Not `if (start_all)`: errexit is ignored inside a condition, even in a subshell.
+        set +e
+        (
+            set -e
+            start_all
+        )
+        rc=$?
+        set -e
+        ((rc == 0)) && break
+        if ((attempt < 3)) && port_conflict; then
+            log "port conflict, retrying with new ports"
+            rm -f "$PORTS_FILE"
+            continue
+        fi
+        stop_all
+        die "cluster failed to start (logs: $LOGS)"
+    done
+    load_ports
+    log "up in $((SECONDS - t0))s: apiserver https://127.0.0.1:$APISERVER_PORT, state $STATE"
+    echo "export KUBECONFIG=$KUBECONFIG_FILE"
+}
+
+cmd_down() {
+    local purge=false
+    case "${1:-}" in
+    --purge) purge=true ;;
+    "") ;;
+    *) die "usage: $0 down [--purge]" ;;
+    esac
+    if [[ -d "$STATE" ]]; then
+        exec 9>"$STATE/.lock"
+        command -v flock >/dev/null && flock 9
+    fi
+    stop_all
+    if $purge && [[ -d "$STATE" ]]; then
+        # Refuse to rm -rf a directory this script did not create (NEXUS_CLUSTER_DIR=$HOME…).
+        [[ -f "$MARKER" ]] || die "$STATE does not look like a cluster state dir; not deleting"
+        log "deleting $STATE"
+        rm -rf "$STATE"
+    fi
+}
+
+cmd_status() {
+    local c pid ok=0
+    for c in "${COMPONENTS[@]}"; do
+        if pid="$(pid_of "$c")"; then
+            echo "$c: running (pid $pid)"
+        else
+            echo "$c: stopped"
+            ok=1
+        fi
+    done
+    if load_ports && [[ -f "$KUBECONFIG_FILE" ]] && { BIN="$(bin_dir path)" && apiserver_ready; }; then
+        echo "readyz: ok (https://127.0.0.1:$APISERVER_PORT)"
+    else
+        echo "readyz: not ready"
+        ok=1
+    fi
+    return "$ok"
+}
+
+cmd_env() {
+    BIN="$(bin_dir path)"
+    [[ -f "$KUBECONFIG_FILE" ]] || log "warning: $KUBECONFIG_FILE does not exist yet (run: $0 up)"
+    echo "export KUBECONFIG=$KUBECONFIG_FILE"
+    # \$PATH stays literal: it is expanded by the shell that evals this.
+    echo "export PATH=$BIN:\$PATH"
+}
+
+cmd_logs() {
+    local follow=() names=() a
+    for a in "$@"; do
+        case "$a" in
+        -f | --follow) follow=(-F) ;;
+        etcd | kube-apiserver | kube-controller-manager) names+=("$a") ;;
+        apiserver) names+=(kube-apiserver) ;;
+        kcm | controller-manager) names+=(kube-controller-manager) ;;
+        *) die "unknown component '$a' (etcd, kube-apiserver, kube-controller-manager)" ;;
+        esac
+    done
+    ((${#names[@]})) || names=("${COMPONENTS[@]}")
+    local files=()
+    for a in "${names[@]}"; do
+        [[ -f "$LOGS/$a.log" ]] && files+=("$LOGS/$a.log")
+    done
+    ((${#files[@]})) || die "no logs in $LOGS"
+    exec tail -n "${NEXUS_LOG_LINES:-100}" "${follow[@]}" "${files[@]}"
+}
+
+usage() {
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+up) cmd_up "$@" ;;
+down) cmd_down "$@" ;;
+status) cmd_status "$@" ;;
+env) cmd_env "$@" ;;
+logs) cmd_logs "$@" ;;
+*) usage ;;
+esac
