@@ -10,11 +10,13 @@
 # that requires k8s.io/kubernetes and replaces every staging module with its published v0.x twin.
 set -euo pipefail
 
+# shellcheck source=versions.env
 source "$(dirname "${BASH_SOURCE[0]}")/versions.env"
 
-BIN_DIR="$(dirname "${BASH_SOURCE[0]}")/.."
 CACHE="${NEXUS_CACHE:-$HOME/.cache/nexus}"
-OUT="$CACHE/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION/bin"
+# BUILD_REV changes when the way we build changes, so caches from older recipes are not reused.
+BUILD_REV=2
+OUT="$CACHE/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION-r$BUILD_REV/bin"
 mkdir -p "$OUT"
 
 export GOFLAGS="-trimpath -mod=mod"
@@ -26,7 +28,7 @@ log() { echo "build-k8s: $*" >&2; }
 build_kubernetes() {
     local targets=()
     for b in kube-apiserver kube-controller-manager kubectl; do
-        [[ -x "$OUT/$b" ]] || targets+=("$b")
+        [[ -x "$OUT/$b" && "${FORCE:-}" != 1 ]] || targets+=("$b")
     done
     [[ ${#targets[@]} -eq 0 ]] && return 0
     local work="$CACHE/src/kubernetes-$KUBE_VERSION"
@@ -69,9 +71,17 @@ EOF
             go get "k8s.io/kubernetes@$KUBE_VERSION"
         )
     fi
+    # Stamp the version the way the upstream build does, so /version, `kubectl version` and
+    # Helm's kubeVersion checks see v1.x.y rather than v0.0.0-master.
+    local minor="${KUBE_VERSION#v1.}"
+    minor="${minor%%.*}"
+    local vpkg=k8s.io/component-base/version
+    local ldflags="$LDFLAGS -X $vpkg.gitVersion=$KUBE_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean"
     for b in "${targets[@]}"; do
         log "building $b $KUBE_VERSION (cold: several minutes on 2 cores)"
-        (cd "$work" && go build -ldflags "$LDFLAGS" -o "$OUT/$b" "k8s.io/kubernetes/cmd/$b")
+        # Build beside and rename, so a running cluster's binary is replaced atomically.
+        (cd "$work" && go build -ldflags "$ldflags" -o "$OUT/$b.tmp" "k8s.io/kubernetes/cmd/$b")
+        mv -f "$OUT/$b.tmp" "$OUT/$b"
     done
 }
 

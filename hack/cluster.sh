@@ -16,15 +16,21 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${NEXUS_CLUSTER_DIR:-$REPO/.nexus/cluster}"
-# Absolute, so the printed KUBECONFIG works from any directory.
-[[ "$STATE" == /* ]] || STATE="$PWD/$STATE"
-PKI="$STATE/pki"
-RUN="$STATE/run"
-LOGS="$STATE/logs"
-PORTS_FILE="$STATE/ports.env"
-KUBECONFIG_FILE="$STATE/kubeconfig"
-KCM_KUBECONFIG="$STATE/kube-controller-manager.kubeconfig"
-MARKER="$STATE/.nexus-cluster"
+
+# Absolute and canonical (once the dir exists): the printed KUBECONFIG must work from any
+# directory, and pid_of matches the state path in each daemon's command line.
+set_paths() {
+    [[ "$STATE" == /* ]] || STATE="$PWD/$STATE"
+    [[ -d "$STATE" ]] && STATE="$(cd "$STATE" && pwd)"
+    PKI="$STATE/pki"
+    RUN="$STATE/run"
+    LOGS="$STATE/logs"
+    PORTS_FILE="$STATE/ports.env"
+    KUBECONFIG_FILE="$STATE/kubeconfig"
+    KCM_KUBECONFIG="$STATE/kube-controller-manager.kubeconfig"
+    MARKER="$STATE/.nexus-cluster"
+}
+set_paths
 # Start order; stopped in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 READY_TIMEOUT="${NEXUS_CLUSTER_TIMEOUT:-60}"
@@ -47,7 +53,7 @@ require_tools() {
 
 bin_dir() {
     local out
-    out="$("$REPO/hack/build-k8s.sh" "$1")"
+    out="$("$REPO/hack/build-k8s.sh" "$1" | tail -n 1)" # the bin dir is its last line
     (cd "$out" && pwd)
 }
 
@@ -176,14 +182,21 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Processes
 
+# Daemons are re-parented to init; a zombie (init not reaping, e.g. in some containers) counts
+# as dead.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    [[ "$(ps -o stat= -p "$1" 2>/dev/null)" != Z* ]]
+}
+
 pid_of() { # component → pid on stdout if it is alive and really that binary
     local f="$RUN/$1.pid" pid
     [[ -f "$f" ]] || return 1
     pid="$(<"$f")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against pid reuse after a reboot or crash.
-    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$1"* ]] || return 1
+    alive "$pid" || return 1
+    # Guard against pid reuse after a reboot or crash: that binary, with this state dir.
+    [[ "$(ps -ww -o args= -p "$pid" 2>/dev/null)" == *"/$1 "*"$STATE/"* ]] || return 1
     echo "$pid"
 }
 
@@ -232,14 +245,14 @@ stop() { # component
         kill -TERM "$pid" 2>/dev/null || true
         local i
         for ((i = 0; i < 100; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.1
         done
-        if kill -0 "$pid" 2>/dev/null; then
+        if alive "$pid"; then
             log "$c did not exit after 10s, sending SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
             for ((i = 0; i < 50; i++)); do
-                kill -0 "$pid" 2>/dev/null || break
+                alive "$pid" || break
                 sleep 0.1
             done
         fi
@@ -413,7 +426,7 @@ start_all() {
     rm -f "$LOGS"/*.log
     start_etcd
     start_apiserver
-    grant_kcm
+    grant_kcm || die "could not bind cluster-admin to system:kube-controller-manager"
     start_kcm
 }
 
@@ -423,7 +436,12 @@ start_all() {
 cmd_up() {
     require_tools
     BIN="$(bin_dir all)"
+    # Never adopt a non-empty directory we did not create: `down --purge` deletes it.
+    if [[ -d "$STATE" && ! -f "$MARKER" && -n "$(ls -A "$STATE")" ]]; then
+        die "$STATE is not empty and not a cluster state dir; choose another NEXUS_CLUSTER_DIR"
+    fi
     mkdir -p "$STATE"
+    set_paths
     touch "$MARKER"
     # Serialize concurrent `up`/`down` on the same state dir.
     exec 9>"$STATE/.lock"
@@ -431,6 +449,7 @@ cmd_up() {
 
     if all_running && load_ports; then
         log "already running; waiting for /readyz"
+        [[ -f "$KUBECONFIG_FILE" ]] || write_kubeconfig "$KUBECONFIG_FILE" nexus-admin admin
         wait_for kube-apiserver "/readyz" apiserver_ready
         echo "export KUBECONFIG=$KUBECONFIG_FILE"
         return 0
@@ -471,7 +490,7 @@ cmd_down() {
     "") ;;
     *) die "usage: $0 down [--purge]" ;;
     esac
-    if [[ -d "$STATE" ]]; then
+    if [[ -f "$MARKER" ]]; then
         exec 9>"$STATE/.lock"
         command -v flock >/dev/null && flock 9
     fi
@@ -532,7 +551,7 @@ cmd_logs() {
 }
 
 usage() {
-    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 

@@ -119,13 +119,23 @@ mod tests {
         assert_eq!(same[0].last_transition_time, Time(ts(100)));
         assert_eq!(same[0].message, "y");
         assert_eq!(same[0].observed_generation, Some(2));
-        let flipped = merge(&same, &[NewCondition::new(READY, TRUE, "Resolved", "")], Some(2), ts(300));
+        let flipped = merge(
+            &same,
+            &[NewCondition::new(READY, TRUE, "Resolved", "")],
+            Some(2),
+            ts(300),
+        );
         assert_eq!(flipped[0].last_transition_time, Time(ts(300)));
     }
 
     #[test]
     fn ready_sorts_first_and_foreign_conditions_survive() {
-        let foreign = merge(&[], &[NewCondition::new("Synced", TRUE, "Ok", "")], None, ts(1));
+        let foreign = merge(
+            &[],
+            &[NewCondition::new("Synced", TRUE, "Ok", "")],
+            None,
+            ts(1),
+        );
         let out = merge(
             &foreign,
             &[
@@ -143,7 +153,12 @@ mod tests {
     #[test]
     fn long_messages_are_cut_on_a_char_boundary() {
         let long = "é".repeat(20_000);
-        let out = merge(&[], &[NewCondition::new(READY, FALSE, "X", long)], None, ts(1));
+        let out = merge(
+            &[],
+            &[NewCondition::new(READY, FALSE, "X", long)],
+            None,
+            ts(1),
+        );
         assert!(out[0].message.len() <= 32_000);
         assert!(out[0].message.ends_with("..."));
     }

@@ -25,39 +25,6 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::EntityKind;
-
-    #[test]
-    fn one_crd_per_kind_with_categories_and_unique_short_names() {
-        let crds = all();
-        assert_eq!(crds.len(), EntityKind::ALL.len());
-        let mut short = std::collections::HashSet::new();
-        for (crd, kind) in crds.iter().zip(EntityKind::ALL) {
-            assert_eq!(crd.spec.names.kind, kind.as_str());
-            let cats = crd.spec.names.categories.clone().unwrap_or_default();
-            assert_eq!(cats, ["nexus", "catalog"]);
-            for s in crd.spec.names.short_names.clone().unwrap_or_default() {
-                assert!(short.insert(s.clone()), "short name {s} used twice");
-                // Built-in short names a user would hit by accident.
-                assert!(
-                    !["po", "svc", "deploy", "ns", "no", "cm", "sa", "ep", "ev", "ing", "pv",
-                      "pvc", "rs", "ds", "sts", "hpa", "cj", "crd", "pdb", "pc", "sc", "netpol",
-                      "rc", "limits", "quota", "csr", "api"]
-                        .contains(&s.as_str()),
-                    "{s} collides with a built-in"
-                );
-            }
-            let version = &crd.spec.versions[0];
-            assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
-            let cols = version.additional_printer_columns.clone().unwrap_or_default();
-            assert!(cols.iter().any(|c| c.name == "Ready"), "{} lacks Ready column", kind);
-        }
-    }
-}
-
 /// The CRD reference (`docs/crds.md`): for each kind, its names, printer columns, whole-object
 /// rules and a table of spec and status fields with their types, limits and rules.
 pub fn reference_markdown() -> String {
@@ -73,7 +40,10 @@ pub fn reference_markdown() -> String {
         let names = &c.spec.names;
         let v = &c.spec.versions[0];
         let _ = writeln!(out, "## {}\n", names.kind);
-        let schema = v.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
+        let schema = v
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref());
         if let Some(d) = schema.and_then(|s| s.description.as_ref()) {
             let _ = writeln!(out, "{d}\n");
         }
@@ -106,7 +76,10 @@ pub fn reference_markdown() -> String {
             for rule in s.x_kubernetes_validations.clone().unwrap_or_default() {
                 let _ = writeln!(out, "- rule: {}", rule.message.unwrap_or(rule.rule));
             }
-            let _ = writeln!(out, "\n| field | type | required | description |\n|---|---|---|---|");
+            let _ = writeln!(
+                out,
+                "\n| field | type | required | description |\n|---|---|---|---|"
+            );
             fields(&mut out, part, s);
             out.push('\n');
         }
@@ -138,7 +111,12 @@ fn fields(
         if let Some(f) = &p.format {
             ty = format!("{ty} ({f})");
         }
-        let mut desc = p.description.clone().unwrap_or_default().replace('\n', " ").replace('|', "\\|");
+        let mut desc = p
+            .description
+            .clone()
+            .unwrap_or_default()
+            .replace('\n', " ")
+            .replace('|', "\\|");
         if let Some(m) = p.max_length {
             let _ = write!(desc, " Max length {m}.");
         }
@@ -157,6 +135,54 @@ fn fields(
         }
         if let Some(i) = items.filter(|i| i.properties.is_some()) {
             fields(out, &format!("{field}[]"), &i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EntityKind;
+
+    #[test]
+    fn one_crd_per_kind_with_categories_and_unique_short_names() {
+        let crds = all();
+        assert_eq!(crds.len(), EntityKind::ALL.len());
+        let mut short = std::collections::HashSet::new();
+        for (crd, kind) in crds.iter().zip(EntityKind::ALL) {
+            assert_eq!(crd.spec.names.kind, kind.as_str());
+            let cats = crd.spec.names.categories.clone().unwrap_or_default();
+            assert_eq!(cats, ["nexus", "catalog"]);
+            for s in crd.spec.names.short_names.clone().unwrap_or_default() {
+                assert!(short.insert(s.clone()), "short name {s} used twice");
+                // Built-in short names a user would hit by accident.
+                assert!(
+                    ![
+                        "po", "svc", "deploy", "ns", "no", "cm", "sa", "ep", "ev", "ing", "pv",
+                        "pvc", "rs", "ds", "sts", "hpa", "cj", "crd", "pdb", "pc", "sc", "netpol",
+                        "rc", "limits", "quota", "csr", "api"
+                    ]
+                    .contains(&s.as_str()),
+                    "{s} collides with a built-in"
+                );
+            }
+            let version = &crd.spec.versions[0];
+            assert!(
+                version
+                    .subresources
+                    .as_ref()
+                    .and_then(|s| s.status.as_ref())
+                    .is_some()
+            );
+            let cols = version
+                .additional_printer_columns
+                .clone()
+                .unwrap_or_default();
+            assert!(
+                cols.iter().any(|c| c.name == "Ready"),
+                "{} lacks Ready column",
+                kind
+            );
         }
     }
 }

@@ -91,7 +91,10 @@ pub trait CatalogEntity:
 
     /// The declaring namespace, the default for references without one.
     fn namespace_or_default(&self) -> String {
-        self.meta().namespace.clone().unwrap_or_else(|| "default".into())
+        self.meta()
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into())
     }
 
     /// Entra groups named by the annotation.
@@ -125,7 +128,12 @@ impl RefCollector {
         }
     }
 
-    fn parse(&self, raw: &str, default_kind: EntityKind, allowed: &[EntityKind]) -> Result<EntityRef, RefError> {
+    fn parse(
+        &self,
+        raw: &str,
+        default_kind: EntityKind,
+        allowed: &[EntityKind],
+    ) -> Result<EntityRef, RefError> {
         EntityRef::parse(raw, default_kind, allowed, &self.namespace)
     }
 

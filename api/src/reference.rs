@@ -169,7 +169,13 @@ impl EntityRef {
 
 impl fmt::Display for EntityRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}/{}", self.kind.ref_name(), self.namespace, self.name)
+        write!(
+            f,
+            "{}:{}/{}",
+            self.kind.ref_name(),
+            self.namespace,
+            self.name
+        )
     }
 }
 
@@ -209,21 +215,24 @@ pub enum RefError {
 }
 
 fn kinds_list(kinds: &[EntityKind]) -> String {
-    kinds.iter().map(|k| k.ref_name()).collect::<Vec<_>>().join(", ")
+    kinds
+        .iter()
+        .map(|k| k.ref_name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
 
 fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(is_dns_label)
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 /// Longest reference accepted by the schema (kind + namespace + name with separators).
@@ -258,7 +267,10 @@ fn ref_hint(kinds: &[EntityKind]) -> String {
 /// CEL rule for a string field that holds one reference.
 pub fn ref_rule(field: &str, kinds: &[EntityKind]) -> Rule {
     Rule::new(format!("self.matches('{}')", ref_pattern(kinds)))
-        .message(Message::Message(format!("{field} must be {}", ref_hint(kinds))))
+        .message(Message::Message(format!(
+            "{field} must be {}",
+            ref_hint(kinds)
+        )))
         .reason(Reason::FieldValueInvalid)
 }
 
@@ -324,7 +336,10 @@ mod tests {
     fn fully_qualified_round_trip() {
         let r: EntityRef = "azureresource:platform/kv-prod".parse().unwrap();
         assert_eq!(r.to_string(), "azureresource:platform/kv-prod");
-        assert_eq!("platform/kv".parse::<EntityRef>(), Err(RefError::MissingKind));
+        assert_eq!(
+            "platform/kv".parse::<EntityRef>(),
+            Err(RefError::MissingKind)
+        );
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub struct ResolvedOwner {
 }
 
 /// Where an owner came from, highest precedence first.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub enum OwnerSource {
     /// `spec.owner`.
     Spec,

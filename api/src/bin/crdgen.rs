@@ -40,9 +40,15 @@ fn main() -> ExitCode {
             }
         };
         files.push((root.join("crds").join(format!("{name}.yaml")), yaml.clone()));
-        files.push((root.join("charts/nexus/crds").join(format!("{name}.yaml")), yaml));
+        files.push((
+            root.join("charts/nexus/crds").join(format!("{name}.yaml")),
+            yaml,
+        ));
     }
-    files.push((root.join("docs/crds.md"), nexus_api::crd::reference_markdown()));
+    files.push((
+        root.join("docs/crds.md"),
+        nexus_api::crd::reference_markdown(),
+    ));
 
     let mut stale = Vec::new();
     for (path, content) in &files {
@@ -59,10 +65,14 @@ fn main() -> ExitCode {
     }
     // Files in crds/ that no type produces any more are stale too.
     for dir in ["crds", "charts/nexus/crds"] {
-        let Ok(entries) = fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "yaml") && !files.iter().any(|(p, _)| *p == path) {
+            if path.extension().is_some_and(|e| e == "yaml")
+                && !files.iter().any(|(p, _)| *p == path)
+            {
                 if check {
                     stale.push(path.display().to_string());
                 } else if let Err(e) = fs::remove_file(&path) {
@@ -94,5 +104,9 @@ fn usage(problem: &str) -> ExitCode {
         eprintln!("crdgen: {problem}");
     }
     eprintln!("usage: crdgen [--check] [--root DIR]");
-    if problem.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) }
+    if problem.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }

@@ -28,8 +28,16 @@ use crate::{
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.version"),
     printcolumn(name = "Lifecycle", type_ = "string", json_path = ".spec.lifecycle"),
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "An API: type, version, definition, SLA and auth scheme; providers and consumers are components."
 )]
 #[x_kube(validation = Rule::new("has(self.definition) != has(self.definitionUrl)").message("exactly one of spec.definition and spec.definitionUrl must be set").reason(Reason::FieldValueRequired))]
@@ -109,8 +117,20 @@ impl CatalogEntity for ApiEntity {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, Some(&s.owner), Team, OWNER_KINDS)
-            .one("spec.system", RelationType::PartOf, s.system.as_ref(), System, &[System])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                Some(&s.owner),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.system",
+                RelationType::PartOf,
+                s.system.as_ref(),
+                System,
+                &[System],
+            )
             .finish()
     }
 
@@ -118,7 +138,13 @@ impl CatalogEntity for ApiEntity {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(self.namespace_or_default())
-                .one("spec.owner", RelationType::OwnedBy, Some(&self.spec.owner), Team, OWNER_KINDS)
+                .one(
+                    "spec.owner",
+                    RelationType::OwnedBy,
+                    Some(&self.spec.owner),
+                    Team,
+                    OWNER_KINDS,
+                )
                 .owner(),
             entra_groups: self.annotated_entra_groups(),
             ..Default::default()

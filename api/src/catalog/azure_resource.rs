@@ -27,11 +27,24 @@ use crate::{
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
     printcolumn(name = "SKU", type_ = "string", json_path = ".spec.sku", priority = 1),
-    printcolumn(name = "Resource Group", type_ = "string", json_path = ".spec.resourceGroup", priority = 1),
+    printcolumn(
+        name = "Resource Group",
+        type_ = "string",
+        json_path = ".spec.resourceGroup",
+        priority = 1
+    ),
     printcolumn(name = "Health", type_ = "string", json_path = ".status.health.state"),
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "An Azure resource, identified by its ARM resource id."
 )]
 #[x_kube(validation = Rule::new("self.resourceId.lowerAscii().startsWith('/subscriptions/' + self.subscriptionId.lowerAscii() + '/resourcegroups/' + self.resourceGroup.lowerAscii() + '/')").message("spec.resourceId must lie in spec.subscriptionId and spec.resourceGroup"))]
@@ -126,9 +139,27 @@ impl CatalogEntity for AzureResource {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, s.owner.as_ref(), Team, OWNER_KINDS)
-            .one("spec.system", RelationType::PartOf, s.system.as_ref(), System, &[System])
-            .one("spec.environment", RelationType::DeployedTo, s.environment.as_ref(), Environment, &[Environment])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                s.owner.as_ref(),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.system",
+                RelationType::PartOf,
+                s.system.as_ref(),
+                System,
+                &[System],
+            )
+            .one(
+                "spec.environment",
+                RelationType::DeployedTo,
+                s.environment.as_ref(),
+                Environment,
+                &[Environment],
+            )
             .finish()
     }
 
@@ -143,7 +174,13 @@ impl CatalogEntity for AzureResource {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(self.namespace_or_default())
-                .one("spec.owner", RelationType::OwnedBy, self.spec.owner.as_ref(), Team, OWNER_KINDS)
+                .one(
+                    "spec.owner",
+                    RelationType::OwnedBy,
+                    self.spec.owner.as_ref(),
+                    Team,
+                    OWNER_KINDS,
+                )
                 .owner(),
             azure_tags: tags,
             entra_groups: groups,

@@ -25,8 +25,16 @@ use crate::{
     printcolumn(name = "Lifecycle", type_ = "string", json_path = ".spec.lifecycle"),
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
     printcolumn(name = "System", type_ = "string", json_path = ".spec.system"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A piece of software: a service, website, library, worker, function or job."
 )]
 #[x_kube(validation = Rule::new("self.type != 'library' || !has(self.environments) || size(self.environments) == 0").message("spec.environments must be empty when spec.type is library: a library is not deployed").reason(Reason::FieldValueForbidden))]
@@ -100,14 +108,62 @@ impl CatalogEntity for Component {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, Some(&s.owner), Team, OWNER_KINDS)
-            .one("spec.system", RelationType::PartOf, s.system.as_ref(), System, &[System])
-            .one("spec.subcomponentOf", RelationType::PartOf, s.subcomponent_of.as_ref(), Component, &[Component])
-            .many("spec.providesApis", RelationType::ProvidesApi, &s.provides_apis, Api, &[Api])
-            .many("spec.consumesApis", RelationType::ConsumesApi, &s.consumes_apis, Api, &[Api])
-            .many("spec.dependsOn", RelationType::DependsOn, &s.depends_on, Component, &[Component, AzureResource, Package, System])
-            .one("spec.repository", RelationType::HasRepository, s.repository.as_ref(), Repository, &[Repository])
-            .many("spec.environments", RelationType::DeployedTo, &s.environments, Environment, &[Environment])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                Some(&s.owner),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.system",
+                RelationType::PartOf,
+                s.system.as_ref(),
+                System,
+                &[System],
+            )
+            .one(
+                "spec.subcomponentOf",
+                RelationType::PartOf,
+                s.subcomponent_of.as_ref(),
+                Component,
+                &[Component],
+            )
+            .many(
+                "spec.providesApis",
+                RelationType::ProvidesApi,
+                &s.provides_apis,
+                Api,
+                &[Api],
+            )
+            .many(
+                "spec.consumesApis",
+                RelationType::ConsumesApi,
+                &s.consumes_apis,
+                Api,
+                &[Api],
+            )
+            .many(
+                "spec.dependsOn",
+                RelationType::DependsOn,
+                &s.depends_on,
+                Component,
+                &[Component, AzureResource, Package, System],
+            )
+            .one(
+                "spec.repository",
+                RelationType::HasRepository,
+                s.repository.as_ref(),
+                Repository,
+                &[Repository],
+            )
+            .many(
+                "spec.environments",
+                RelationType::DeployedTo,
+                &s.environments,
+                Environment,
+                &[Environment],
+            )
             .finish()
     }
 

@@ -22,8 +22,16 @@ use crate::{
     category = "nexus",
     category = "catalog",
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A business area that groups systems (Backstage Domain)."
 )]
 #[serde(rename_all = "camelCase")]
@@ -46,8 +54,20 @@ impl CatalogEntity for Domain {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, Some(&s.owner), Team, OWNER_KINDS)
-            .one("spec.subdomainOf", RelationType::PartOf, s.subdomain_of.as_ref(), Domain, &[Domain])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                Some(&s.owner),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.subdomainOf",
+                RelationType::PartOf,
+                s.subdomain_of.as_ref(),
+                Domain,
+                &[Domain],
+            )
             .finish()
     }
 
@@ -55,7 +75,13 @@ impl CatalogEntity for Domain {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(self.namespace_or_default())
-                .one("spec.owner", RelationType::OwnedBy, Some(&self.spec.owner), Team, OWNER_KINDS)
+                .one(
+                    "spec.owner",
+                    RelationType::OwnedBy,
+                    Some(&self.spec.owner),
+                    Team,
+                    OWNER_KINDS,
+                )
                 .owner(),
             entra_groups: self.annotated_entra_groups(),
             ..Default::default()

@@ -23,10 +23,23 @@ use crate::{
     category = "catalog",
     printcolumn(name = "Stage", type_ = "string", json_path = ".spec.stage"),
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
-    printcolumn(name = "Subscription", type_ = "string", json_path = ".spec.subscriptionId", priority = 1),
+    printcolumn(
+        name = "Subscription",
+        type_ = "string",
+        json_path = ".spec.subscriptionId",
+        priority = 1
+    ),
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A deployment environment: stage, region, subscription; services link to it."
 )]
 #[x_kube(validation = Rule::new("self.stage != 'prod' || has(self.subscriptionId)").message("spec.subscriptionId is required when spec.stage is prod").reason(Reason::FieldValueRequired))]
@@ -76,8 +89,20 @@ impl CatalogEntity for Environment {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, s.owner.as_ref(), Team, OWNER_KINDS)
-            .one("spec.system", RelationType::PartOf, s.system.as_ref(), System, &[System])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                s.owner.as_ref(),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.system",
+                RelationType::PartOf,
+                s.system.as_ref(),
+                System,
+                &[System],
+            )
             .finish()
     }
 
@@ -85,7 +110,13 @@ impl CatalogEntity for Environment {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(self.namespace_or_default())
-                .one("spec.owner", RelationType::OwnedBy, self.spec.owner.as_ref(), Team, OWNER_KINDS)
+                .one(
+                    "spec.owner",
+                    RelationType::OwnedBy,
+                    self.spec.owner.as_ref(),
+                    Team,
+                    OWNER_KINDS,
+                )
                 .owner(),
             entra_groups: self.annotated_entra_groups(),
             ..Default::default()

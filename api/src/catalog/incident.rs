@@ -29,7 +29,11 @@ const AFFECTABLE: &[crate::EntityKind] = &[Component, System, AzureResource, Api
     printcolumn(name = "State", type_ = "string", json_path = ".spec.state"),
     printcolumn(name = "Source", type_ = "string", json_path = ".spec.source"),
     printcolumn(name = "Started", type_ = "date", json_path = ".spec.startedAt"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     doc = "An incident: source, severity, state, timestamps and the entities it affects."
 )]
 #[x_kube(validation = Rule::new("!has(self.acknowledgedAt) || self.acknowledgedAt >= self.startedAt").message("spec.acknowledgedAt must not be before spec.startedAt"))]
@@ -96,7 +100,13 @@ impl CatalogEntity for Incident {
 
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         RefCollector::new(self.namespace_or_default())
-            .many("spec.affects", RelationType::Affects, &self.spec.affects, Component, AFFECTABLE)
+            .many(
+                "spec.affects",
+                RelationType::Affects,
+                &self.spec.affects,
+                Component,
+                AFFECTABLE,
+            )
             .finish()
     }
 

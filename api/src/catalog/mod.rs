@@ -31,4 +31,3 @@ pub use system::System;
 pub use team::Team;
 pub use user::User;
 pub use work_item::WorkItem;
-

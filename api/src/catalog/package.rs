@@ -26,8 +26,16 @@ use crate::{
     printcolumn(name = "Package", type_ = "string", json_path = ".spec.packageName"),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.version"),
     printcolumn(name = "License", type_ = "string", json_path = ".spec.license"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A package or image published to a registry; consumers depend on it, CVEs are observed."
 )]
 #[serde(rename_all = "camelCase")]
@@ -105,8 +113,20 @@ impl CatalogEntity for Package {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, s.owner.as_ref(), Team, OWNER_KINDS)
-            .one("spec.producedBy", RelationType::ProducedBy, s.produced_by.as_ref(), Component, &[Component])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                s.owner.as_ref(),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.producedBy",
+                RelationType::ProducedBy,
+                s.produced_by.as_ref(),
+                Component,
+                &[Component],
+            )
             .finish()
     }
 
@@ -114,7 +134,13 @@ impl CatalogEntity for Package {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(self.namespace_or_default())
-                .one("spec.owner", RelationType::OwnedBy, self.spec.owner.as_ref(), Team, OWNER_KINDS)
+                .one(
+                    "spec.owner",
+                    RelationType::OwnedBy,
+                    self.spec.owner.as_ref(),
+                    Team,
+                    OWNER_KINDS,
+                )
                 .owner(),
             entra_groups: self.annotated_entra_groups(),
             ..Default::default()

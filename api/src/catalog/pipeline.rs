@@ -24,9 +24,21 @@ use crate::{
     category = "catalog",
     printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
     printcolumn(name = "Component", type_ = "string", json_path = ".spec.component"),
-    printcolumn(name = "Last Run", type_ = "string", json_path = ".status.lastRun.result"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Last Run",
+        type_ = "string",
+        json_path = ".status.lastRun.result"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A CI/CD pipeline: an Azure Pipelines definition or a GitHub Actions workflow."
 )]
 #[x_kube(validation = Rule::new("self.provider != 'azurePipelines' || has(self.azurePipelines)").message("spec.azurePipelines is required when spec.provider is azurePipelines").reason(Reason::FieldValueRequired))]
@@ -126,10 +138,34 @@ impl CatalogEntity for Pipeline {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, s.owner.as_ref(), Team, OWNER_KINDS)
-            .one("spec.component", RelationType::Builds, s.component.as_ref(), Component, &[Component])
-            .one("spec.repository", RelationType::HasRepository, s.repository.as_ref(), Repository, &[Repository])
-            .many("spec.deploysTo", RelationType::DeploysTo, &s.deploys_to, Environment, &[Environment])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                s.owner.as_ref(),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.component",
+                RelationType::Builds,
+                s.component.as_ref(),
+                Component,
+                &[Component],
+            )
+            .one(
+                "spec.repository",
+                RelationType::HasRepository,
+                s.repository.as_ref(),
+                Repository,
+                &[Repository],
+            )
+            .many(
+                "spec.deploysTo",
+                RelationType::DeploysTo,
+                &s.deploys_to,
+                Environment,
+                &[Environment],
+            )
             .finish()
     }
 

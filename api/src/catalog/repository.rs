@@ -25,8 +25,16 @@ use crate::{
     printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
     printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A source repository on GitHub or Azure Repos."
 )]
 #[x_kube(validation = Rule::new("self.provider != 'azureDevOps' || (has(self.organization) && has(self.project))").message("spec.organization and spec.project are required when spec.provider is azureDevOps").reason(Reason::FieldValueRequired))]
@@ -107,7 +115,13 @@ impl CatalogEntity for Repository {
 
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, self.spec.owner.as_ref(), Team, OWNER_KINDS)
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                self.spec.owner.as_ref(),
+                Team,
+                OWNER_KINDS,
+            )
             .finish()
     }
 
@@ -116,7 +130,13 @@ impl CatalogEntity for Repository {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(ns.clone())
-                .one("spec.owner", RelationType::OwnedBy, self.spec.owner.as_ref(), Team, OWNER_KINDS)
+                .one(
+                    "spec.owner",
+                    RelationType::OwnedBy,
+                    self.spec.owner.as_ref(),
+                    Team,
+                    OWNER_KINDS,
+                )
                 .owner(),
             repository: self
                 .metadata

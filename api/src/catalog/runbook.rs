@@ -23,8 +23,16 @@ use crate::{
     category = "catalog",
     printcolumn(name = "Title", type_ = "string", json_path = ".spec.title"),
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A Markdown runbook (inline or in a repository) linked to the entities and alerts it covers."
 )]
 #[x_kube(validation = Rule::new("has(self.content) != has(self.source)").message("exactly one of spec.content and spec.source must be set").reason(Reason::FieldValueRequired))]
@@ -76,8 +84,20 @@ impl CatalogEntity for Runbook {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, s.owner.as_ref(), Team, OWNER_KINDS)
-            .many("spec.appliesTo", RelationType::RunbookFor, &s.applies_to, Component, &[])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                s.owner.as_ref(),
+                Team,
+                OWNER_KINDS,
+            )
+            .many(
+                "spec.appliesTo",
+                RelationType::RunbookFor,
+                &s.applies_to,
+                Component,
+                &[],
+            )
             .one(
                 "spec.source.repository",
                 RelationType::HasRepository,

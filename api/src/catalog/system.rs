@@ -23,8 +23,16 @@ use crate::{
     category = "catalog",
     printcolumn(name = "Owner", type_ = "string", json_path = ".status.owner.ref"),
     printcolumn(name = "Domain", type_ = "string", json_path = ".spec.domain"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A collection of components, APIs and resources that together provide one capability."
 )]
 #[serde(rename_all = "camelCase")]
@@ -48,8 +56,20 @@ impl CatalogEntity for System {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.owner", RelationType::OwnedBy, Some(&s.owner), Team, OWNER_KINDS)
-            .one("spec.domain", RelationType::PartOf, s.domain.as_ref(), Domain, &[Domain])
+            .one(
+                "spec.owner",
+                RelationType::OwnedBy,
+                Some(&s.owner),
+                Team,
+                OWNER_KINDS,
+            )
+            .one(
+                "spec.domain",
+                RelationType::PartOf,
+                s.domain.as_ref(),
+                Domain,
+                &[Domain],
+            )
             .finish()
     }
 
@@ -57,7 +77,13 @@ impl CatalogEntity for System {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(self.namespace_or_default())
-                .one("spec.owner", RelationType::OwnedBy, Some(&self.spec.owner), Team, OWNER_KINDS)
+                .one(
+                    "spec.owner",
+                    RelationType::OwnedBy,
+                    Some(&self.spec.owner),
+                    Team,
+                    OWNER_KINDS,
+                )
                 .owner(),
             entra_groups: self.annotated_entra_groups(),
             ..Default::default()

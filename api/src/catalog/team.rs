@@ -21,11 +21,27 @@ use crate::{
     shortname = "nxteam",
     category = "nexus",
     category = "catalog",
-    printcolumn(name = "Display Name", type_ = "string", json_path = ".spec.displayName"),
+    printcolumn(
+        name = "Display Name",
+        type_ = "string",
+        json_path = ".spec.displayName"
+    ),
     printcolumn(name = "Parent", type_ = "string", json_path = ".spec.parent"),
-    printcolumn(name = "On-call", type_ = "string", json_path = ".spec.onCall.provider"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "On-call",
+        type_ = "string",
+        json_path = ".spec.onCall.provider"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A team: members, Entra ID group, GitHub team, on-call; owns entities."
 )]
 #[serde(rename_all = "camelCase")]
@@ -119,8 +135,20 @@ impl CatalogEntity for Team {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one("spec.parent", RelationType::ChildOf, s.parent.as_ref(), Team, &[Team])
-            .many("spec.members", RelationType::HasMember, &s.members, User, &[User])
+            .one(
+                "spec.parent",
+                RelationType::ChildOf,
+                s.parent.as_ref(),
+                Team,
+                &[Team],
+            )
+            .many(
+                "spec.members",
+                RelationType::HasMember,
+                &s.members,
+                User,
+                &[User],
+            )
             .finish()
     }
 

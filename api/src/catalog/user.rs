@@ -21,10 +21,22 @@ use crate::{
     shortname = "nxuser",
     category = "nexus",
     category = "catalog",
-    printcolumn(name = "Display Name", type_ = "string", json_path = ".spec.displayName"),
+    printcolumn(
+        name = "Display Name",
+        type_ = "string",
+        json_path = ".spec.displayName"
+    ),
     printcolumn(name = "Email", type_ = "string", json_path = ".spec.email"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A person: identity links (Entra ID, GitHub) and team membership."
 )]
 #[serde(rename_all = "camelCase")]
@@ -58,7 +70,13 @@ impl CatalogEntity for User {
 
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         RefCollector::new(self.namespace_or_default())
-            .many("spec.memberOf", RelationType::MemberOf, &self.spec.member_of, Team, &[Team])
+            .many(
+                "spec.memberOf",
+                RelationType::MemberOf,
+                &self.spec.member_of,
+                Team,
+                &[Team],
+            )
             .finish()
     }
 
@@ -68,7 +86,11 @@ impl CatalogEntity for User {
         names.push(s.email.clone());
         Some(MatchKeys {
             names: names.into_iter().map(|n| n.to_ascii_lowercase()).collect(),
-            github: s.github_login.iter().map(|l| l.to_ascii_lowercase()).collect(),
+            github: s
+                .github_login
+                .iter()
+                .map(|l| l.to_ascii_lowercase())
+                .collect(),
             entra_groups: Vec::new(),
         })
     }

@@ -24,9 +24,22 @@ use crate::{
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "State", type_ = "string", json_path = ".spec.state"),
     printcolumn(name = "Assignee", type_ = "string", json_path = ".spec.assignee"),
-    printcolumn(name = "Iteration", type_ = "string", json_path = ".spec.iteration", priority = 1),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Iteration",
+        type_ = "string",
+        json_path = ".spec.iteration",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A work item (Azure Boards) or issue (GitHub) linked to catalog entities."
 )]
 #[x_kube(validation = Rule::new("self.provider != 'azureBoards' || (has(self.organization) && has(self.project))").message("spec.organization and spec.project are required when spec.provider is azureBoards").reason(Reason::FieldValueRequired))]
@@ -96,7 +109,13 @@ impl CatalogEntity for WorkItem {
 
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         RefCollector::new(self.namespace_or_default())
-            .many("spec.relatesTo", RelationType::Tracks, &self.spec.relates_to, Component, &[])
+            .many(
+                "spec.relatesTo",
+                RelationType::Tracks,
+                &self.spec.relates_to,
+                Component,
+                &[],
+            )
             .finish()
     }
 

@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Tests of the nexus Helm chart; exits non-zero on the first failure.
+#
+#   charts/nexus/test.sh
+#
+# 1. helm lint (and --strict) with the defaults and with every values variant below;
+# 2. helm template of the variants, with checks on what is (and is not) rendered;
+# 3. values that the schema must reject (typos, bad enums, bad GUIDs) make helm fail;
+# 4. with KUBECONFIG set: a server-side dry run (kubectl apply --server-side --dry-run=server)
+#    of the CRDs and of every variant except the ServiceMonitor one (that needs the Prometheus
+#    Operator CRDs). The namespace ($NEXUS_CHART_TEST_NAMESPACE, default nexus-system) is created
+#    when missing and then deleted again;
+# 5. with KUBECONFIG set and NEXUS_CHART_TEST_APPLY=1 (throw-away clusters only: it creates and
+#    then deletes the cluster-scoped nexus-* ClusterRoles): a real apply, then
+#    SubjectAccessReviews prove the role aggregation and the controller's least privilege.
+#
+# helm and kubectl come from PATH, else from hack/build-k8s.sh (which builds them if needed).
+set -euo pipefail
+
+CHART="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$CHART/../.." && pwd)"
+NS="${NEXUS_CHART_TEST_NAMESPACE:-nexus-system}"
+WORK="$(mktemp -d)"
+CREATED_NS=""
+APPLIED=""
+
+cleanup() {
+    if [[ -n "$APPLIED" ]]; then
+        kubectl delete --ignore-not-found -f "$APPLIED" >/dev/null 2>&1 || true
+    fi
+    if [[ -n "$CREATED_NS" ]]; then
+        kubectl delete namespace "$CREATED_NS" --wait=false >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PASSED=0
+FAILED=0
+log() { echo "chart-test: $*" >&2; }
+ok() {
+    PASSED=$((PASSED + 1))
+    echo "ok   $*"
+}
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "FAIL $*"
+    echo "$PASSED passed, $FAILED failed"
+    exit 1
+}
+
+if ! command -v helm >/dev/null || ! command -v kubectl >/dev/null; then
+    PATH="$("$REPO/hack/build-k8s.sh" path):$PATH"
+    command -v helm >/dev/null || "$REPO/hack/build-k8s.sh" helm >/dev/null
+    export PATH
+fi
+
+# Values variants: name and helm arguments. The release namespace is $NS throughout, so the
+# namespaced variants also pass the server-side dry run in a cluster where only $NS exists.
+GROUP_DEV=6f1c2a4e-0b9d-4c1e-9f3a-2d7e8b5c4a10
+GROUP_LEAD=0d4b7e21-5c3a-4f68-8e9b-7a1c2d3e4f50
+GROUP_PE=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d
+GROUP_ADMIN=1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9
+ROLE_BINDINGS=(
+    --set "roleBindings[0].role=developer,roleBindings[0].group=$GROUP_DEV,roleBindings[0].namespaces[0]=$NS"
+    --set "roleBindings[1].role=team-lead,roleBindings[1].group=$GROUP_LEAD,roleBindings[1].namespaces[0]=$NS"
+    --set "roleBindings[2].role=platform-engineer,roleBindings[2].group=$GROUP_PE"
+    --set "roleBindings[3].role=admin,roleBindings[3].group=$GROUP_ADMIN"
+)
+declare -A VARIANT=(
+    [defaults]=""
+    [watch-namespace]="--set watchNamespace=$NS"
+    [single-replica]="--set replicaCount=1"
+    [workload-identity]="--set azureWorkloadIdentity.enabled=true --set azureWorkloadIdentity.clientId=3f0c8c55-1a2b-4c3d-9e8f-0a1b2c3d4e5f --set azureWorkloadIdentity.tenantId=72f988bf-86f1-41af-91ab-2d7cd011db47"
+    [pinned-digest]="--set image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --set logFormat=text --set logLevel=debug --set metrics.bindAddress=::"
+    [no-user-roles]="--set rbac.userRoles.create=false --set rbac.userRoles.aggregateToDefaultRoles=false --set metrics.service.enabled=false"
+    [role-bindings]="${ROLE_BINDINGS[*]}"
+)
+# Rendered only (needs monitoring.coreos.com CRDs on a cluster).
+SERVICE_MONITOR_ARGS="--set watchNamespace=team-a --set metrics.serviceMonitor.enabled=true --set metrics.serviceMonitor.labels.release=kube-prometheus-stack"
+
+render() { # variant-name, extra args… → $WORK/<variant>.yaml
+    local name="$1"
+    shift
+    # shellcheck disable=SC2086 # the variant's arguments are meant to split
+    helm template nexus "$CHART" --namespace "$NS" "$@" >"$WORK/$name.yaml" 2>"$WORK/$name.err" ||
+        fail "helm template ($name): $(cat "$WORK/$name.err")"
+}
+
+# Kind/[namespace/]name of every rendered object, one a line.
+objects() {
+    awk '
+        function flush() { if (kind != "") print kind "/" (ns != "" ? ns "/" : "") name; kind = name = ns = ""; meta = 0 }
+        /^---/ { flush(); next }
+        /^kind: / { kind = $2 }
+        /^metadata:/ { meta = 1; next }
+        /^[^ #]/ { meta = 0 }
+        meta && /^  name: / && name == "" { name = $2 }
+        meta && /^  namespace: / && ns == "" { ns = $2 }
+        END { flush() }
+    ' "$1"
+}
+
+has() { # file, Kind/[ns/]name
+    objects "$1" | grep -qxF "$2"
+}
+
+expect_object() { # variant, Kind/[ns/]name
+    has "$WORK/$1.yaml" "$2" || fail "$1: expected $2 to be rendered; got: $(objects "$WORK/$1.yaml" | tr '\n' ' ')"
+}
+expect_no_object() { # variant, Kind/[ns/]name
+    ! has "$WORK/$1.yaml" "$2" || fail "$1: expected no $2"
+}
+expect_text() { # variant, fixed string
+    grep -qF -- "$2" "$WORK/$1.yaml" || fail "$1: expected the output to contain '$2'"
+}
+expect_no_text() { # variant, fixed string
+    ! grep -qF -- "$2" "$WORK/$1.yaml" || fail "$1: expected the output not to contain '$2'"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. lint
+
+helm lint "$CHART" >"$WORK/lint.out" 2>&1 || fail "helm lint: $(cat "$WORK/lint.out")"
+ok "helm lint"
+helm lint --strict "$CHART" >"$WORK/lint.out" 2>&1 || fail "helm lint --strict: $(cat "$WORK/lint.out")"
+ok "helm lint --strict"
+for name in "${!VARIANT[@]}"; do
+    # shellcheck disable=SC2086
+    helm lint --strict "$CHART" --namespace "$NS" ${VARIANT[$name]} >"$WORK/lint.out" 2>&1 ||
+        fail "helm lint --strict ($name): $(cat "$WORK/lint.out")"
+done
+# shellcheck disable=SC2086
+helm lint --strict "$CHART" $SERVICE_MONITOR_ARGS >"$WORK/lint.out" 2>&1 ||
+    fail "helm lint --strict (service-monitor): $(cat "$WORK/lint.out")"
+ok "helm lint --strict with every values variant"
+
+# ---------------------------------------------------------------------------------------------
+# 2. template
+
+[[ -z "$(diff -r "$REPO/crds" "$CHART/crds")" ]] ||
+    fail "charts/nexus/crds differs from crds/: regenerate the CRDs (make crds)"
+ok "charts/nexus/crds is the same as crds/"
+
+for name in "${!VARIANT[@]}"; do
+    # shellcheck disable=SC2086
+    render "$name" ${VARIANT[$name]}
+done
+# shellcheck disable=SC2086
+render service-monitor $SERVICE_MONITOR_ARGS
+ok "helm template with every values variant"
+
+C=nexus-controller
+# defaults: cluster-wide controller RBAC, HA, hardening, probes, downward API.
+for o in Deployment/$NS/$C ServiceAccount/$NS/$C ClusterRole/$C ClusterRoleBinding/$C \
+    Role/$NS/$C-leader-election RoleBinding/$NS/$C-leader-election Service/$NS/$C-metrics \
+    PodDisruptionBudget/$NS/$C ClusterRole/nexus-developer ClusterRole/nexus-team-lead \
+    ClusterRole/nexus-platform-engineer ClusterRole/nexus-admin; do
+    expect_object defaults "$o"
+done
+expect_no_object defaults "ServiceMonitor/$NS/$C"
+for t in "replicas: 2" "runAsNonRoot: true" "readOnlyRootFilesystem: true" "allowPrivilegeEscalation: false" \
+    'drop: ["ALL"]' "type: RuntimeDefault" "path: /healthz" "path: /readyz" "fieldPath: metadata.name" \
+    "fieldPath: metadata.namespace" "topologyKey: kubernetes.io/hostname" "minAvailable: 1" \
+    "image: \"ghcr.io/contoso/nexus-controller:0.1.0\"" "--metrics-addr=0.0.0.0:8080" \
+    "--lease-name=nexus-controller" "--lease-namespace=$NS" "--log-format=json" \
+    "rbac.authorization.k8s.io/aggregate-to-view: \"true\"" \
+    "rbac.authorization.k8s.io/aggregate-to-edit: \"true\"" \
+    "app.kubernetes.io/managed-by: Helm" "helm.sh/chart: nexus-0.1.0" "app.kubernetes.io/version: \"0.1.0\""; do
+    expect_text defaults "$t"
+done
+expect_no_text defaults "--watch-namespace"
+ok "defaults: controller, least-privilege RBAC, HA and hardening"
+
+# Every catalog CRD is in the controller's rules (with its /status) and in the read role.
+for plural in $(grep -h '^    plural: ' "$REPO"/crds/*.yaml | awk '{print $2}'); do
+    expect_text defaults "      - $plural"
+    expect_text defaults "      - $plural/status"
+done
+ok "every catalog kind in crds/ is covered by the RBAC rules"
+
+# The controller's ClusterRole is exactly: read the catalog, write status, record Events.
+doc() { # file, kind, name → that object's YAML
+    awk -v want_kind="$2" -v want_name="$3" '
+        function flush() { if (kind == want_kind && name == want_name) printf "%s", buf; buf = ""; kind = name = "" }
+        /^---/ { flush(); next }
+        { buf = buf $0 "\n" }
+        /^kind: / { kind = $2 }
+        /^  name: / && name == "" { name = $2 }
+        END { flush() }
+    ' "$1"
+}
+doc "$WORK/defaults.yaml" ClusterRole "$C" >"$WORK/controller-role.yaml"
+got="$(grep -E '^ *(- )?(apiGroups|verbs):' "$WORK/controller-role.yaml" | sed 's/^ *- */  /; s/^ */  /' | tr -s ' ')"
+want=' apiGroups: ["catalog.nexus.dev"]
+ verbs: ["get", "list", "watch"]
+ apiGroups: ["catalog.nexus.dev"]
+ verbs: ["get", "patch", "update"]
+ apiGroups: [""]
+ verbs: ["create", "patch"]
+ apiGroups: ["events.k8s.io"]
+ verbs: ["create", "patch"]'
+[[ "$got" == "$want" ]] || fail "defaults: the controller ClusterRole is not exactly read + status + events:
+$got"
+grep -qF '"*"' "$WORK/controller-role.yaml" && fail "defaults: wildcard in the controller ClusterRole"
+ok "defaults: the controller ClusterRole is exactly read + status + events"
+
+# watchNamespace: Role/RoleBinding in that namespace instead of ClusterRole/ClusterRoleBinding.
+expect_object watch-namespace "Role/$NS/$C"
+expect_object watch-namespace "RoleBinding/$NS/$C"
+expect_no_object watch-namespace "ClusterRole/$C"
+expect_no_object watch-namespace "ClusterRoleBinding/$C"
+expect_text watch-namespace "--watch-namespace=$NS"
+ok "watchNamespace: namespaced controller RBAC and --watch-namespace"
+
+expect_object service-monitor "ServiceMonitor/$NS/$C"
+expect_object service-monitor "Role/team-a/$C"
+expect_object service-monitor "RoleBinding/team-a/$C"
+expect_no_object service-monitor "ClusterRole/$C"
+expect_text service-monitor "release: kube-prometheus-stack"
+ok "watchNamespace=team-a + serviceMonitor: ServiceMonitor and Role in team-a"
+
+expect_no_object single-replica "PodDisruptionBudget/$NS/$C"
+expect_text single-replica "replicas: 1"
+ok "replicaCount=1: no PodDisruptionBudget"
+
+expect_text workload-identity "azure.workload.identity/client-id: \"3f0c8c55-1a2b-4c3d-9e8f-0a1b2c3d4e5f\""
+expect_text workload-identity "azure.workload.identity/tenant-id: \"72f988bf-86f1-41af-91ab-2d7cd011db47\""
+expect_text workload-identity "azure.workload.identity/use: \"true\""
+ok "azureWorkloadIdentity: ServiceAccount annotations and pod label"
+
+expect_text pinned-digest "image: \"ghcr.io/contoso/nexus-controller@sha256:0123456789abcdef"
+expect_text pinned-digest "--log-format=text"
+expect_text pinned-digest "--metrics-addr=[::]:8080"
+expect_text pinned-digest 'value: "debug"'
+ok "image digest, log format/level and IPv6 bind address"
+
+expect_no_object no-user-roles "ClusterRole/nexus-developer"
+expect_no_object no-user-roles "ClusterRole/nexus-catalog-view"
+expect_no_object no-user-roles "Service/$NS/$C-metrics"
+expect_object no-user-roles "ClusterRole/$C"
+ok "rbac.userRoles.create=false and metrics.service.enabled=false"
+
+expect_object role-bindings "RoleBinding/$NS/nexus-developer-$GROUP_DEV"
+expect_object role-bindings "RoleBinding/$NS/nexus-team-lead-$GROUP_LEAD"
+expect_object role-bindings "ClusterRoleBinding/nexus-platform-engineer-$GROUP_PE"
+expect_object role-bindings "ClusterRoleBinding/nexus-admin-$GROUP_ADMIN"
+expect_object role-bindings "ClusterRoleBinding/nexus-catalog-view-$GROUP_DEV"
+expect_object role-bindings "ClusterRoleBinding/nexus-catalog-view-$GROUP_LEAD"
+expect_no_object role-bindings "ClusterRoleBinding/nexus-catalog-view-$GROUP_PE"
+expect_text role-bindings "name: \"$GROUP_DEV\""
+ok "roleBindings: RoleBindings per namespace, ClusterRoleBindings when cluster-wide"
+
+# Nothing may switch on a development or test mode.
+for f in "$WORK"/*.yaml; do
+    if grep -nEi -- '--(dev|insecure|fake|mock|test)[a-z-]*|dev-mode|NEXUS_DEV|skip-?tls' "$f"; then
+        fail "$(basename "$f" .yaml): renders a development/test-only setting"
+    fi
+done
+ok "no development/test-only mode in any variant"
+
+# ---------------------------------------------------------------------------------------------
+# 3. the schema rejects bad values
+
+reject() { # description, helm args…
+    local what="$1"
+    shift
+    if helm template nexus "$CHART" --namespace "$NS" "$@" >/dev/null 2>"$WORK/reject.err"; then
+        fail "schema: expected helm to reject $what"
+    fi
+    grep -q "don't meet the specifications of the schema" "$WORK/reject.err" ||
+        fail "schema: $what was rejected, but not by values.schema.json: $(cat "$WORK/reject.err")"
+}
+reject "a misspelt top-level key" --set replicaCont=3
+reject "a misspelt nested key" --set image.tga=1.0
+reject "a misspelt serviceMonitor key" --set metrics.serviceMonitor.enable=true
+reject "an unknown log format" --set logFormat=yaml
+reject "zero replicas" --set replicaCount=0
+reject "a non-GUID Entra group" --set "roleBindings[0].role=developer,roleBindings[0].group=sg-payments"
+reject "an unknown role" --set "roleBindings[0].role=owner,roleBindings[0].group=$GROUP_DEV"
+reject "an invalid namespace" --set watchNamespace=Team_A
+reject "workload identity without a client id" --set azureWorkloadIdentity.enabled=true
+reject "running as root" --set podSecurityContext.runAsUser=0
+reject "a malformed digest" --set image.digest=latest
+reject "an extra arg that is not a flag" --set "extraArgs[0]=rm"
+ok "values.schema.json rejects typos and invalid values"
+
+# ---------------------------------------------------------------------------------------------
+# 4. server-side dry run
+
+if [[ -z "${KUBECONFIG:-}" ]]; then
+    log "KUBECONFIG is not set: skipping the server-side dry run"
+    echo "$PASSED passed, $FAILED failed"
+    exit 0
+fi
+
+kubectl get --raw /readyz >/dev/null || fail "the cluster in KUBECONFIG is not ready"
+if ! kubectl get namespace "$NS" >/dev/null 2>&1; then
+    kubectl create namespace "$NS" >/dev/null
+    CREATED_NS="$NS"
+fi
+DRY_RUN=(kubectl apply --server-side --force-conflicts --field-manager=nexus-chart-test --dry-run=server)
+"${DRY_RUN[@]}" -f "$CHART/crds/" >"$WORK/dry.out" 2>&1 || fail "server-side dry run of the CRDs: $(cat "$WORK/dry.out")"
+ok "server-side dry run: CRDs"
+for name in "${!VARIANT[@]}"; do
+    "${DRY_RUN[@]}" -f "$WORK/$name.yaml" >"$WORK/dry.out" 2>&1 ||
+        fail "server-side dry run ($name): $(cat "$WORK/dry.out")"
+done
+# The exact pipeline from the docs, with -n.
+helm template nexus "$CHART" -n "$NS" | kubectl apply --server-side --dry-run=server -n "$NS" -f - >"$WORK/dry.out" 2>&1 ||
+    fail "helm template | kubectl apply --server-side --dry-run=server -n $NS: $(cat "$WORK/dry.out")"
+ok "server-side dry run: every values variant (except service-monitor)"
+
+# ---------------------------------------------------------------------------------------------
+# 5. optional real apply: aggregation and least privilege, checked by the API server
+
+if [[ "${NEXUS_CHART_TEST_APPLY:-}" != 1 ]]; then
+    echo "$PASSED passed, $FAILED failed"
+    exit 0
+fi
+
+APPLIED="$WORK/role-bindings.yaml"
+kubectl apply --server-side --field-manager=nexus-chart-test -f "$APPLIED" >"$WORK/apply.out" 2>&1 ||
+    fail "apply (role-bindings): $(cat "$WORK/apply.out")"
+
+allowed() { # user, group, verb, apiGroup, resource, namespace, [subresource], [name] → true/false
+    kubectl create -o jsonpath='{.status.allowed}' -f - <<EOF
+apiVersion: authorization.k8s.io/v1
+kind: SubjectAccessReview
+spec:
+  user: "$1"
+  groups: ["$2", "system:authenticated"]
+  resourceAttributes:
+    verb: "$3"
+    group: "$4"
+    resource: "$5"
+    namespace: "$6"
+    subresource: "${7:-}"
+    name: "${8:-}"
+EOF
+}
+expect_access() { # want(true/false), user, group, verb, apiGroup, resource, namespace, [subresource], [name]
+    local want="$1" got
+    shift
+    got="$(allowed "$@")"
+    [[ "${got:-false}" == "$want" ]] || fail "access: $* → ${got:-false}, want $want"
+}
+
+# The aggregation controller fills the roles in asynchronously.
+for _ in $(seq 1 30); do
+    [[ "$(allowed x "$GROUP_ADMIN" create actions.nexus.dev actionapprovals "$NS")" == true ]] &&
+        [[ "$(allowed x "$GROUP_DEV" create catalog.nexus.dev components "$NS")" == true ]] && break
+    sleep 1
+done
+OTHER=nexus-chart-test-elsewhere
+# developer: read everywhere (catalog-view binding), write own namespace only, no org structure.
+expect_access true alice "$GROUP_DEV" list catalog.nexus.dev components "$OTHER"
+expect_access true alice "$GROUP_DEV" create catalog.nexus.dev components "$NS"
+expect_access false alice "$GROUP_DEV" create catalog.nexus.dev components "$OTHER"
+expect_access false alice "$GROUP_DEV" create catalog.nexus.dev teams "$NS"
+expect_access false alice "$GROUP_DEV" create actions.nexus.dev actionapprovals "$NS"
+# team-lead: developer + approvals, in its namespace.
+expect_access true bob "$GROUP_LEAD" delete catalog.nexus.dev components "$NS"
+expect_access true bob "$GROUP_LEAD" create actions.nexus.dev actionapprovals "$NS"
+expect_access false bob "$GROUP_LEAD" create actions.nexus.dev actionapprovals "$OTHER"
+# platform-engineer (cluster-wide): developer + Teams/Environments/AzureResources + status.
+expect_access true carol "$GROUP_PE" create catalog.nexus.dev components "$OTHER"
+expect_access true carol "$GROUP_PE" create catalog.nexus.dev teams "$OTHER"
+expect_access true carol "$GROUP_PE" update catalog.nexus.dev environments "$OTHER"
+expect_access true carol "$GROUP_PE" delete catalog.nexus.dev azureresources "$OTHER"
+expect_access true carol "$GROUP_PE" get catalog.nexus.dev components "$OTHER" status
+expect_access false carol "$GROUP_PE" patch catalog.nexus.dev components "$OTHER" status
+expect_access false carol "$GROUP_PE" create actions.nexus.dev actionapprovals "$OTHER"
+# admin: everything on the nexus groups, nothing else.
+expect_access true dave "$GROUP_ADMIN" create actions.nexus.dev actionapprovals "$OTHER"
+expect_access true dave "$GROUP_ADMIN" deletecollection catalog.nexus.dev teams "$OTHER"
+expect_access true dave "$GROUP_ADMIN" patch catalog.nexus.dev components "$OTHER" status
+expect_access false dave "$GROUP_ADMIN" get "" secrets "$OTHER"
+# the controller: read + status + events + its own Lease, nothing more.
+SA="system:serviceaccount:$NS:nexus-controller"
+SAG="system:serviceaccounts:$NS"
+expect_access true "$SA" "$SAG" watch catalog.nexus.dev teams "$OTHER"
+expect_access true "$SA" "$SAG" patch catalog.nexus.dev components "$OTHER" status
+expect_access false "$SA" "$SAG" patch catalog.nexus.dev components "$OTHER"
+expect_access false "$SA" "$SAG" delete catalog.nexus.dev components "$OTHER"
+expect_access true "$SA" "$SAG" create events.k8s.io events "$OTHER"
+expect_access true "$SA" "$SAG" create "" events "$OTHER"
+expect_access true "$SA" "$SAG" create coordination.k8s.io leases "$NS"
+expect_access true "$SA" "$SAG" update coordination.k8s.io leases "$NS" "" nexus-controller
+expect_access false "$SA" "$SAG" update coordination.k8s.io leases "$NS" "" kube-scheduler
+expect_access false "$SA" "$SAG" create coordination.k8s.io leases "$OTHER"
+expect_access false "$SA" "$SAG" list "" secrets "$NS"
+# Kubernetes' built-in view role covers reading the catalog.
+kubectl get clusterrole view -o jsonpath='{.rules[*].apiGroups}' | grep -q catalog.nexus.dev ||
+    fail "aggregation: the built-in view ClusterRole does not include catalog.nexus.dev"
+ok "real apply: role aggregation and least privilege (SubjectAccessReview)"
+
+echo "$PASSED passed, $FAILED failed"

@@ -1,0 +1,131 @@
+//! State shared by the per-kind controllers: the relation graph, requeue channels and metrics.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, RwLock},
+};
+
+use kube::{Client, runtime::events::Recorder};
+use nexus_api::{EntityKind, EntityRef};
+use tokio::sync::watch;
+
+use super::graph::Graph;
+use crate::metrics::Metrics;
+
+/// Sends a requeue for one entity of one kind.
+pub type Requeue = Box<dyn Fn(String, String) + Send + Sync>;
+
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    pub graph: RwLock<Graph>,
+    /// Restricts every watch to one namespace.
+    pub watch_namespace: Option<String>,
+    requeues: RwLock<HashMap<EntityKind, Requeue>>,
+    pending: Mutex<HashMap<EntityKind, HashSet<(String, String)>>>,
+    /// Generation last reported for objects that do not deserialise.
+    invalid_reported: Mutex<HashMap<EntityRef, Option<i64>>>,
+    synced_tx: watch::Sender<bool>,
+    synced_rx: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("watch_namespace", &self.watch_namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        recorder: Recorder,
+        metrics: Metrics,
+        watch_namespace: Option<String>,
+    ) -> Arc<Self> {
+        let (synced_tx, synced_rx) = watch::channel(false);
+        Arc::new(Self {
+            client,
+            recorder,
+            metrics,
+            graph: RwLock::new(Graph::default()),
+            watch_namespace,
+            requeues: RwLock::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            invalid_reported: Mutex::new(HashMap::new()),
+            synced_tx,
+            synced_rx,
+        })
+    }
+
+    pub fn register_requeue(&self, kind: EntityKind, requeue: Requeue) {
+        if let Ok(mut r) = self.requeues.write() {
+            r.insert(kind, requeue);
+        }
+    }
+
+    /// Requeues the entities a graph change affected (only once every kind is listed: before
+    /// that, everything is reconciled anyway).
+    pub fn requeue_all(&self, affected: HashSet<EntityRef>) {
+        if affected.is_empty() || !self.is_synced() {
+            return;
+        }
+        let Ok(requeues) = self.requeues.read() else {
+            return;
+        };
+        for key in affected {
+            self.mark_pending(key.kind, &key.namespace, &key.name);
+            if let Some(send) = requeues.get(&key.kind) {
+                send(key.namespace, key.name);
+            }
+        }
+    }
+
+    /// Records that an entity waits in a queue (for the queue depth gauge).
+    pub fn mark_pending(&self, kind: EntityKind, namespace: &str, name: &str) {
+        if let Ok(mut p) = self.pending.lock() {
+            let set = p.entry(kind).or_default();
+            set.insert((namespace.to_string(), name.to_string()));
+            self.metrics
+                .queue_depth
+                .with_label_values(&[kind.as_str()])
+                .set(set.len() as i64);
+        }
+    }
+
+    pub fn mark_started(&self, kind: EntityKind, namespace: &str, name: &str) {
+        if let Ok(mut p) = self.pending.lock() {
+            let set = p.entry(kind).or_default();
+            set.remove(&(namespace.to_string(), name.to_string()));
+            self.metrics
+                .queue_depth
+                .with_label_values(&[kind.as_str()])
+                .set(set.len() as i64);
+        }
+    }
+
+    /// True the first time an undeserialisable object is seen at this generation.
+    pub fn first_invalid_visit(&self, key: &EntityRef, generation: Option<i64>) -> bool {
+        let Ok(mut seen) = self.invalid_reported.lock() else {
+            return true;
+        };
+        seen.insert(key.clone(), generation) != Some(generation)
+    }
+
+    pub fn set_synced(&self) {
+        let _ = self.synced_tx.send(true);
+    }
+
+    pub fn is_synced(&self) -> bool {
+        *self.synced_rx.borrow()
+    }
+
+    /// Waits until every kind has been listed once, so that no reconcile reports a reference
+    /// dangling merely because its target's kind was not listed yet.
+    pub async fn wait_synced(&self) {
+        let mut rx = self.synced_rx.clone();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}

@@ -1,0 +1,140 @@
+//! nexus-controller: the controllers of Nexus. This release runs the catalog controller.
+
+pub mod catalog;
+pub mod config;
+pub mod metrics;
+pub mod runtime;
+
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use kube::{
+    Client,
+    runtime::events::{Recorder, Reporter},
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::{
+    catalog::Context,
+    config::Config,
+    metrics::Metrics,
+    runtime::{
+        leader::LeaderElector,
+        server::{self, Health},
+    },
+};
+
+/// Runs until SIGTERM/SIGINT (Ok) or until leadership is lost (Err, so the process restarts
+/// as a fresh candidate rather than acting on stale state).
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("connecting to Kubernetes (KUBECONFIG or in-cluster service account)")?;
+    let metrics = Metrics::new();
+    let health = Arc::new(Health::default());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+
+    let server = tokio::spawn(server::serve(
+        cfg.metrics_addr,
+        metrics.clone(),
+        health.clone(),
+        shutdown.clone(),
+    ));
+
+    let lease = cfg.lease();
+    info!(identity = %lease.identity, lease = %format!("{}/{}", lease.namespace, lease.name), "starting");
+    let elector = LeaderElector::new(client.clone(), lease);
+    if !elector.acquire(&shutdown).await {
+        info!("shut down before becoming leader");
+        return finish(server).await;
+    }
+    metrics.leader.set(1);
+    health.leading.store(true, Ordering::Relaxed);
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "nexus-controller".into(),
+            instance: Some(elector.identity().to_string()),
+        },
+    );
+    let ctx = Context::new(
+        client,
+        recorder,
+        metrics.clone(),
+        cfg.watch_namespace.clone(),
+    );
+    let stop_controllers = CancellationToken::new();
+    let controllers = tokio::spawn(catalog::run(
+        ctx.clone(),
+        cfg.settings(),
+        stop_controllers.clone(),
+    ));
+    {
+        let (ctx, health) = (ctx.clone(), health.clone());
+        tokio::spawn(async move {
+            ctx.wait_synced().await;
+            health.synced.store(true, Ordering::Relaxed);
+        });
+    }
+
+    let outcome = elector.hold(&shutdown).await;
+    stop_controllers.cancel();
+    if tokio::time::timeout(Duration::from_secs(10), controllers)
+        .await
+        .is_err()
+    {
+        warn!("controllers did not stop within 10s");
+    }
+    metrics.leader.set(0);
+    health.leading.store(false, Ordering::Relaxed);
+    match outcome {
+        Ok(()) => {
+            elector.release().await;
+            finish(server).await
+        }
+        Err(e) => {
+            error!(error = %e, "leadership lost; exiting so a fresh candidate takes over");
+            health.failed.store(true, Ordering::Relaxed);
+            shutdown.cancel();
+            Err(e.into())
+        }
+    }
+}
+
+async fn finish(server: tokio::task::JoinHandle<std::io::Result<()>>) -> anyhow::Result<()> {
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(anyhow::Error::new(e).context("metrics server")),
+        Err(e) => Err(anyhow::Error::new(e).context("metrics server task")),
+    }
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    info!("shutdown requested");
+    shutdown.cancel();
+}
