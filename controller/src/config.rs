@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 use clap::Parser;
 
 use crate::{
-    catalog::reconciler::Settings,
+    catalog::{context::BulkDetector, reconciler::Settings},
     runtime::{leader::LeaseConfig, telemetry::LogFormat},
 };
 
@@ -53,6 +53,17 @@ pub struct Config {
     /// Seconds between safety-net resyncs of each object (they write only on change).
     #[arg(long = "resync", env = "NEXUS_RESYNC_SECONDS", default_value_t = 3600)]
     pub resync_seconds: u64,
+    /// Creations per second from which an import counts as bulk and reconciles wait for it to
+    /// settle (fewer status writes); 0 disables.
+    #[arg(long, env = "NEXUS_BULK_THRESHOLD", default_value_t = 50)]
+    pub bulk_threshold: u32,
+    /// Longest a reconcile waits for a bulk import to settle, in seconds.
+    #[arg(
+        long = "bulk-max-defer",
+        env = "NEXUS_BULK_MAX_DEFER",
+        default_value_t = 10
+    )]
+    pub bulk_max_defer_seconds: u64,
     #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: LogFormat,
 }
@@ -88,6 +99,13 @@ impl Config {
             concurrency: self.concurrency,
             resync: Duration::from_secs(self.resync_seconds),
         }
+    }
+
+    pub fn bulk(&self) -> BulkDetector {
+        BulkDetector::new(
+            self.bulk_threshold,
+            Duration::from_secs(self.bulk_max_defer_seconds),
+        )
     }
 
     /// Rejects settings that cannot work, naming the flag.

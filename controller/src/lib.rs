@@ -68,6 +68,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         recorder,
         metrics.clone(),
         cfg.watch_namespace.clone(),
+        cfg.bulk(),
     );
     let stop_controllers = CancellationToken::new();
     let controllers = tokio::spawn(catalog::run(

@@ -182,7 +182,12 @@ impl ControllerProcess {
             .stderr(out)
             .stdin(Stdio::null())
             .spawn()
-            .with_context(|| format!("starting {} (build it with `cargo build -p nexus-controller`)", opts.bin.display()))?;
+            .with_context(|| {
+                format!(
+                    "starting {} (build it with `cargo build -p nexus-controller`)",
+                    opts.bin.display()
+                )
+            })?;
         Ok(Self {
             child,
             identity: opts.identity.clone(),
@@ -203,7 +208,10 @@ impl ControllerProcess {
     }
 
     pub async fn is_leader(&self) -> bool {
-        self.metric_sum("nexus_leader").await.map(|v| v >= 1.0).unwrap_or(false)
+        self.metric_sum("nexus_leader")
+            .await
+            .map(|v| v >= 1.0)
+            .unwrap_or(false)
     }
 
     /// SIGKILL: no lease release, no goodbye (a crash).
@@ -224,7 +232,10 @@ impl ControllerProcess {
             std::thread::sleep(Duration::from_millis(100));
         }
         self.kill();
-        bail!("controller {} did not stop within 20s of SIGTERM", self.identity)
+        bail!(
+            "controller {} did not stop within 20s of SIGTERM",
+            self.identity
+        )
     }
 
     pub fn log_tail(&self) -> String {
@@ -263,7 +274,9 @@ pub async fn http_get(url: &str) -> anyhow::Result<String> {
     let mut buf = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await??;
     let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").context("malformed HTTP response")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
     if !head.starts_with("HTTP/1.1 200") {
         bail!("GET {url}: {}", head.lines().next().unwrap_or_default());
     }
@@ -275,11 +288,17 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> anyhow::Result<(bool, Stri
     use std::io::Write;
     let mut child = Command::new("kubectl")
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .context("running kubectl (make test-e2e puts the one built by hack/build-k8s.sh on PATH)")?;
+        .context(
+            "running kubectl (make test-e2e puts the one built by hack/build-k8s.sh on PATH)",
+        )?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(input.as_bytes())?;
     }
@@ -313,7 +332,11 @@ pub mod catalog {
 
     /// The ApiResource of a catalog kind.
     pub fn resource(kind: EntityKind) -> ApiResource {
-        let gvk = GroupVersionKind::gvk(nexus_api::CATALOG_GROUP, nexus_api::CATALOG_VERSION, kind.as_str());
+        let gvk = GroupVersionKind::gvk(
+            nexus_api::CATALOG_GROUP,
+            nexus_api::CATALOG_VERSION,
+            kind.as_str(),
+        );
         let plural = match kind {
             EntityKind::Api => "apis".to_string(),
             EntityKind::Repository => "repositories".to_string(),
@@ -333,13 +356,23 @@ pub mod catalog {
     /// `(status, reason, message)` of the Ready condition.
     pub fn ready(obj: &DynamicObject) -> Option<(String, String, String)> {
         let conds = obj.data.get("status")?.get("conditions")?.as_array()?;
-        let c = conds.iter().find(|c| c.get("type").and_then(|t| t.as_str()) == Some("Ready"))?;
-        let s = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let c = conds
+            .iter()
+            .find(|c| c.get("type").and_then(|t| t.as_str()) == Some("Ready"))?;
+        let s = |k: &str| {
+            c.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         Some((s("status"), s("reason"), s("message")))
     }
 
     /// Every catalog object in the given namespaces (all namespaces when empty), with its kind.
-    pub async fn list_all(client: &Client, namespaces: &[String]) -> anyhow::Result<Vec<(EntityKind, DynamicObject)>> {
+    pub async fn list_all(
+        client: &Client,
+        namespaces: &[String],
+    ) -> anyhow::Result<Vec<(EntityKind, DynamicObject)>> {
         let mut out = Vec::new();
         for kind in EntityKind::ALL {
             if namespaces.is_empty() {
@@ -348,7 +381,10 @@ pub mod catalog {
                 }
             } else {
                 for ns in namespaces {
-                    for o in api(client, kind, Some(ns)).list(&ListParams::default()).await? {
+                    for o in api(client, kind, Some(ns))
+                        .list(&ListParams::default())
+                        .await?
+                    {
                         out.push((kind, o));
                     }
                 }

@@ -3,6 +3,7 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
 };
 
 use kube::{Client, runtime::events::Recorder};
@@ -28,6 +29,58 @@ pub struct Context {
     invalid_reported: Mutex<HashMap<EntityRef, Option<i64>>>,
     synced_tx: watch::Sender<bool>,
     synced_rx: watch::Receiver<bool>,
+    bulk: Mutex<BulkDetector>,
+}
+
+/// Notices bulk imports (many entities created per second) so reconciles can wait for the
+/// import to settle: each entity is then written once with all its relations, instead of once
+/// per relation that arrives after it.
+#[derive(Debug)]
+pub struct BulkDetector {
+    /// Creations per second at or above which an import counts as bulk; 0 disables.
+    pub threshold: u32,
+    /// Longest a reconcile waits for an import to settle.
+    pub max_defer: Duration,
+    window_start: Instant,
+    this_window: u32,
+    last_window: u32,
+}
+
+impl BulkDetector {
+    pub fn new(threshold: u32, max_defer: Duration) -> Self {
+        Self {
+            threshold,
+            max_defer,
+            window_start: Instant::now(),
+            this_window: 0,
+            last_window: 0,
+        }
+    }
+
+    fn roll(&mut self, now: Instant) {
+        let elapsed = now.duration_since(self.window_start);
+        if elapsed >= Duration::from_secs(2) {
+            self.last_window = 0;
+            self.this_window = 0;
+            self.window_start = now;
+        } else if elapsed >= Duration::from_secs(1) {
+            self.last_window = self.this_window;
+            self.this_window = 0;
+            self.window_start = now;
+        }
+    }
+
+    pub fn note_create(&mut self, now: Instant) {
+        self.roll(now);
+        self.this_window += 1;
+    }
+
+    /// Bulk while this or the previous one-second window saw `threshold` creations.
+    pub fn in_progress(&mut self, now: Instant) -> bool {
+        self.roll(now);
+        self.threshold > 0
+            && (self.this_window >= self.threshold || self.last_window >= self.threshold)
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -44,6 +97,7 @@ impl Context {
         recorder: Recorder,
         metrics: Metrics,
         watch_namespace: Option<String>,
+        bulk: BulkDetector,
     ) -> Arc<Self> {
         let (synced_tx, synced_rx) = watch::channel(false);
         Arc::new(Self {
@@ -57,6 +111,7 @@ impl Context {
             invalid_reported: Mutex::new(HashMap::new()),
             synced_tx,
             synced_rx,
+            bulk: Mutex::new(bulk),
         })
     }
 
@@ -114,6 +169,30 @@ impl Context {
         seen.insert(key.clone(), generation) != Some(generation)
     }
 
+    /// Records the creation of an entity (after the initial list).
+    pub fn note_create(&self) {
+        if self.is_synced()
+            && let Ok(mut b) = self.bulk.lock()
+        {
+            b.note_create(Instant::now());
+        }
+    }
+
+    /// Waits while a bulk import is in progress, at most the configured maximum.
+    pub async fn settle(&self) {
+        let start = Instant::now();
+        loop {
+            let (busy, max) = match self.bulk.lock() {
+                Ok(mut b) => (b.in_progress(Instant::now()), b.max_defer),
+                Err(_) => return,
+            };
+            if !busy || start.elapsed() >= max {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub fn set_synced(&self) {
         let _ = self.synced_tx.send(true);
     }
@@ -127,5 +206,28 @@ impl Context {
     pub async fn wait_synced(&self) {
         let mut rx = self.synced_rx.clone();
         let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_is_detected_and_ends_after_a_quiet_second() {
+        let t0 = Instant::now();
+        let mut b = BulkDetector::new(3, Duration::from_secs(10));
+        assert!(!b.in_progress(t0));
+        for _ in 0..3 {
+            b.note_create(t0);
+        }
+        assert!(b.in_progress(t0));
+        // Next window: still bulk because the previous window was.
+        assert!(b.in_progress(t0 + Duration::from_millis(1100)));
+        // Two quiet seconds later it is over.
+        assert!(!b.in_progress(t0 + Duration::from_millis(2300)));
+        let mut off = BulkDetector::new(0, Duration::from_secs(10));
+        off.note_create(t0);
+        assert!(!off.in_progress(t0));
     }
 }

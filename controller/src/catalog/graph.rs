@@ -64,11 +64,34 @@ pub struct Graph {
 }
 
 /// Lookups from non-reference facts (GitHub handles, names, Entra groups) to Teams and Users.
+/// Each key keeps every holder, sorted, so the choice among several is deterministic.
 #[derive(Debug, Default)]
 struct MatchIndex {
-    github: HashMap<String, EntityRef>,
-    names: HashMap<String, EntityRef>,
-    entra: HashMap<String, EntityRef>,
+    github: HashMap<String, Vec<EntityRef>>,
+    names: HashMap<String, Vec<EntityRef>>,
+    entra: HashMap<String, Vec<EntityRef>>,
+}
+
+impl MatchIndex {
+    /// The holder of `key` in `namespace` if there is one, else the first anywhere; a Team
+    /// always wins over a User.
+    fn pick(
+        map: &HashMap<String, Vec<EntityRef>>,
+        key: &str,
+        namespace: &str,
+    ) -> Option<EntityRef> {
+        let holders = map.get(key)?;
+        holders
+            .iter()
+            .min_by_key(|r| {
+                (
+                    r.kind != EntityKind::Team,
+                    r.namespace != namespace,
+                    (*r).clone(),
+                )
+            })
+            .cloned()
+    }
 }
 
 impl Graph {
@@ -312,7 +335,7 @@ impl Graph {
         let new = self
             .nodes
             .get(key)
-            .and_then(|n| ownership::resolve(&n.owner_inputs, self));
+            .and_then(|n| ownership::resolve(&n.owner_inputs, &key.namespace, self));
         let old = self.owners.get(key).cloned();
         if old == new {
             return;
@@ -343,23 +366,19 @@ impl Graph {
 
     fn rebuild_index(&mut self) {
         let mut index = MatchIndex::default();
-        // Users first, then teams, each in sorted order: a team wins a name both claim, and
-        // the outcome never depends on hash order.
-        let mut holders: Vec<(&EntityRef, &MatchKeys)> = self
+        for (key, keys) in self
             .nodes
             .iter()
             .filter_map(|(k, n)| n.match_keys.as_ref().map(|m| (k, m)))
-            .collect();
-        holders.sort_by_key(|(k, _)| (k.kind == EntityKind::Team, (*k).clone()));
-        for (key, keys) in holders {
+        {
             for n in &keys.names {
-                index.names.insert(n.clone(), key.clone());
+                index.names.entry(n.clone()).or_default().push(key.clone());
             }
             for g in &keys.github {
-                index.github.insert(g.clone(), key.clone());
+                index.github.entry(g.clone()).or_default().push(key.clone());
             }
             for e in &keys.entra_groups {
-                index.entra.insert(e.clone(), key.clone());
+                index.entra.entry(e.clone()).or_default().push(key.clone());
             }
         }
         self.index = index;
@@ -373,16 +392,16 @@ impl OwnerLookup for Graph {
             .map(|n| n.owner_inputs.codeowners.clone())
     }
 
-    fn by_github(&self, handle: &str) -> Option<EntityRef> {
-        self.index.github.get(handle).cloned()
+    fn by_github(&self, handle: &str, namespace: &str) -> Option<EntityRef> {
+        MatchIndex::pick(&self.index.github, handle, namespace)
     }
 
-    fn by_name(&self, name: &str) -> Option<EntityRef> {
-        self.index.names.get(name).cloned()
+    fn by_name(&self, name: &str, namespace: &str) -> Option<EntityRef> {
+        MatchIndex::pick(&self.index.names, name, namespace)
     }
 
-    fn by_entra_group(&self, id: &str) -> Option<EntityRef> {
-        self.index.entra.get(id).cloned()
+    fn by_entra_group(&self, id: &str, namespace: &str) -> Option<EntityRef> {
+        MatchIndex::pick(&self.index.entra, id, namespace)
     }
 }
 
@@ -544,6 +563,31 @@ mod tests {
         let affected = g.remove(&t);
         assert!(affected.contains(&comp));
         assert_eq!(g.view(&comp).owner, None);
+    }
+
+    #[test]
+    fn name_matches_prefer_the_same_namespace_and_teams() {
+        let mut g = Graph::default();
+        let here = EntityRef::new(EntityKind::Team, "a", "core");
+        let there = EntityRef::new(EntityKind::Team, "b", "core");
+        g.upsert(there.clone(), team("core"));
+        g.upsert(here.clone(), team("core"));
+        let res = EntityRef::new(EntityKind::AzureResource, "a", "app");
+        g.upsert(
+            res.clone(),
+            Node {
+                owner_inputs: OwnerInputs {
+                    applicable: true,
+                    azure_tags: [("team".to_string(), "core".to_string())].into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        assert_eq!(g.view(&res).owner.unwrap().owner, here);
+        // Removing the other namespace's team changes nothing here.
+        let affected = g.remove(&there);
+        assert!(!affected.contains(&res));
     }
 
     #[test]

@@ -12,22 +12,29 @@ pub struct Ownership {
     pub detail: String,
 }
 
-/// What resolution needs to know about the rest of the catalog.
+/// What resolution needs to know about the rest of the catalog. Matches by handle, name or
+/// group prefer a Team over a User and the asking entity's own namespace over others, so
+/// `team: core` on a resource in `team-a` means `team-a`'s core team.
 pub trait OwnerLookup {
     /// CODEOWNERS root owners recorded on a repository, if it exists.
     fn codeowners(&self, repository: &EntityRef) -> Option<Vec<String>>;
-    /// A Team (preferred) or User by GitHub handle without `@` (`org/slug`, `slug`, `login`).
-    fn by_github(&self, handle: &str) -> Option<EntityRef>;
-    /// A Team (preferred) or User by name, display name, alias or email.
-    fn by_name(&self, name: &str) -> Option<EntityRef>;
+    /// A Team or User by GitHub handle without `@` (`org/slug`, `slug`, `login`).
+    fn by_github(&self, handle: &str, namespace: &str) -> Option<EntityRef>;
+    /// A Team or User by name, display name, alias or email.
+    fn by_name(&self, name: &str, namespace: &str) -> Option<EntityRef>;
     /// A Team by Entra ID group object id.
-    fn by_entra_group(&self, id: &str) -> Option<EntityRef>;
+    fn by_entra_group(&self, id: &str, namespace: &str) -> Option<EntityRef>;
 }
 
 /// Azure tag keys that name an owner, in the order they are consulted.
 const OWNER_TAGS: [&str; 2] = ["owner", "team"];
 
-pub fn resolve(inputs: &OwnerInputs, lookup: &impl OwnerLookup) -> Option<Ownership> {
+/// Resolves the owner of an entity in `namespace`.
+pub fn resolve(
+    inputs: &OwnerInputs,
+    namespace: &str,
+    lookup: &impl OwnerLookup,
+) -> Option<Ownership> {
     if !inputs.applicable {
         return None;
     }
@@ -40,15 +47,15 @@ pub fn resolve(inputs: &OwnerInputs, lookup: &impl OwnerLookup) -> Option<Owners
             detail: format!("spec.owner {}", explicit.raw),
         });
     }
-    if let Some(found) = from_codeowners(inputs, lookup) {
+    if let Some(found) = from_codeowners(inputs, namespace, lookup) {
         return Some(found);
     }
-    if let Some(found) = from_tags(inputs, lookup) {
+    if let Some(found) = from_tags(inputs, namespace, lookup) {
         return Some(found);
     }
     inputs.entra_groups.iter().find_map(|g| {
         lookup
-            .by_entra_group(&g.to_ascii_lowercase())
+            .by_entra_group(&g.to_ascii_lowercase(), namespace)
             .map(|owner| Ownership {
                 owner,
                 source: OwnerSource::EntraGroup,
@@ -57,7 +64,11 @@ pub fn resolve(inputs: &OwnerInputs, lookup: &impl OwnerLookup) -> Option<Owners
     })
 }
 
-fn from_codeowners(inputs: &OwnerInputs, lookup: &impl OwnerLookup) -> Option<Ownership> {
+fn from_codeowners(
+    inputs: &OwnerInputs,
+    namespace: &str,
+    lookup: &impl OwnerLookup,
+) -> Option<Ownership> {
     let repo = inputs.repository.as_ref()?;
     let owners = if inputs.codeowners.is_empty() {
         lookup.codeowners(repo)?
@@ -67,9 +78,9 @@ fn from_codeowners(inputs: &OwnerInputs, lookup: &impl OwnerLookup) -> Option<Ow
     owners.iter().find_map(|entry| {
         let entry = entry.trim();
         let owner = match entry.strip_prefix('@') {
-            Some(handle) => lookup.by_github(&handle.to_ascii_lowercase()),
+            Some(handle) => lookup.by_github(&handle.to_ascii_lowercase(), namespace),
             // CODEOWNERS also accepts email addresses.
-            None if entry.contains('@') => lookup.by_name(&entry.to_ascii_lowercase()),
+            None if entry.contains('@') => lookup.by_name(&entry.to_ascii_lowercase(), namespace),
             None => None,
         }?;
         Some(Ownership {
@@ -80,14 +91,18 @@ fn from_codeowners(inputs: &OwnerInputs, lookup: &impl OwnerLookup) -> Option<Ow
     })
 }
 
-fn from_tags(inputs: &OwnerInputs, lookup: &impl OwnerLookup) -> Option<Ownership> {
+fn from_tags(
+    inputs: &OwnerInputs,
+    namespace: &str,
+    lookup: &impl OwnerLookup,
+) -> Option<Ownership> {
     OWNER_TAGS.iter().find_map(|wanted| {
         // Azure tag names are case-insensitive.
         let (key, value) = inputs
             .azure_tags
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(wanted))?;
-        let owner = lookup.by_name(&value.trim().to_ascii_lowercase())?;
+        let owner = lookup.by_name(&value.trim().to_ascii_lowercase(), namespace)?;
         Some(Ownership {
             owner,
             source: OwnerSource::AzureTags,
@@ -115,20 +130,20 @@ mod tests {
             (repository.name == "checkout-repo")
                 .then(|| vec!["@nobody".into(), "@contoso/payments".into()])
         }
-        fn by_github(&self, handle: &str) -> Option<EntityRef> {
+        fn by_github(&self, handle: &str, _: &str) -> Option<EntityRef> {
             match handle {
                 "contoso/payments" | "payments" => Some(team("payments")),
                 "alice" => Some(EntityRef::new(EntityKind::User, "org", "alice")),
                 _ => None,
             }
         }
-        fn by_name(&self, name: &str) -> Option<EntityRef> {
+        fn by_name(&self, name: &str, _: &str) -> Option<EntityRef> {
             match name {
                 "platform" | "platform@contoso.com" => Some(team("platform")),
                 _ => None,
             }
         }
-        fn by_entra_group(&self, id: &str) -> Option<EntityRef> {
+        fn by_entra_group(&self, id: &str, _: &str) -> Option<EntityRef> {
             (id == "0f0e0d0c-0000-4000-8000-000000000001").then(|| team("identity"))
         }
     }
@@ -160,11 +175,11 @@ mod tests {
     #[test]
     fn precedence_spec_then_codeowners_then_tags_then_entra() {
         let mut inputs = everything();
-        let o = resolve(&inputs, &Org).unwrap();
+        let o = resolve(&inputs, "org", &Org).unwrap();
         assert_eq!((o.owner, o.source), (team("checkout"), OwnerSource::Spec));
 
         inputs.explicit = None;
-        let o = resolve(&inputs, &Org).unwrap();
+        let o = resolve(&inputs, "org", &Org).unwrap();
         assert_eq!(
             (o.owner.clone(), o.source),
             (team("payments"), OwnerSource::Codeowners)
@@ -172,7 +187,7 @@ mod tests {
         assert!(o.detail.contains("@contoso/payments"), "{}", o.detail);
 
         inputs.repository = None;
-        let o = resolve(&inputs, &Org).unwrap();
+        let o = resolve(&inputs, "org", &Org).unwrap();
         assert_eq!(
             (o.owner.clone(), o.source),
             (team("platform"), OwnerSource::AzureTags)
@@ -180,14 +195,14 @@ mod tests {
         assert_eq!(o.detail, "Azure tag Owner=Platform");
 
         inputs.azure_tags.clear();
-        let o = resolve(&inputs, &Org).unwrap();
+        let o = resolve(&inputs, "org", &Org).unwrap();
         assert_eq!(
             (o.owner, o.source),
             (team("identity"), OwnerSource::EntraGroup)
         );
 
         inputs.entra_groups.clear();
-        assert_eq!(resolve(&inputs, &Org), None);
+        assert_eq!(resolve(&inputs, "org", &Org), None);
     }
 
     #[test]
@@ -205,7 +220,7 @@ mod tests {
             ]),
             ..Default::default()
         };
-        let o = resolve(&inputs, &Org).unwrap();
+        let o = resolve(&inputs, "org", &Org).unwrap();
         assert_eq!(
             (o.owner, o.source),
             (team("platform"), OwnerSource::AzureTags)
@@ -220,7 +235,7 @@ mod tests {
             codeowners: vec!["@Alice".into()],
             ..Default::default()
         };
-        let o = resolve(&inputs, &Org).unwrap();
+        let o = resolve(&inputs, "org", &Org).unwrap();
         assert_eq!(o.owner, EntityRef::new(EntityKind::User, "org", "alice"));
         assert_eq!(o.source, OwnerSource::Codeowners);
     }
@@ -229,7 +244,7 @@ mod tests {
     fn explicit_owner_is_never_overridden_even_when_invalid() {
         let mut inputs = everything();
         inputs.explicit = Some(explicit("Not A Ref"));
-        assert_eq!(resolve(&inputs, &Org), None);
+        assert_eq!(resolve(&inputs, "org", &Org), None);
     }
 
     #[test]
@@ -238,6 +253,6 @@ mod tests {
             applicable: false,
             ..everything()
         };
-        assert_eq!(resolve(&inputs, &Org), None);
+        assert_eq!(resolve(&inputs, "org", &Org), None);
     }
 }

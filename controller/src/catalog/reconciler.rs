@@ -148,6 +148,9 @@ fn on_event<K: CatalogEntity>(ctx: &Context, event: &watcher::Event<DeserializeG
                 }
                 if let Some(key) = key_of(obj) {
                     ctx.mark_pending(K::KIND, &key.namespace, &key.name);
+                    if !graph.contains(&key) {
+                        ctx.note_create();
+                    }
                     affected = graph.upsert(key, node_of(obj));
                 }
             }
@@ -244,6 +247,9 @@ async fn reconcile<K: CatalogEntity>(
     let span = info_span!("reconcile", kind = K::KIND.as_str(), namespace = %key.namespace, name = %key.name);
     async move {
         ctx.wait_synced().await;
+        // During a bulk import, wait for it to settle so the status is written once with all
+        // its relations rather than again for every relation that arrives later.
+        ctx.settle().await;
         ctx.mark_started(K::KIND, &key.namespace, &key.name);
         let kind = K::KIND.as_str();
         let timer = ctx
