@@ -39,6 +39,8 @@ pub enum RelationType {
     TrackedBy,
     RunbookFor,
     HasRunbook,
+    HasOnCall,
+    OnCallFor,
 }
 
 impl RelationType {
@@ -76,6 +78,8 @@ impl RelationType {
             TrackedBy => Tracks,
             RunbookFor => HasRunbook,
             HasRunbook => RunbookFor,
+            HasOnCall => OnCallFor,
+            OnCallFor => HasOnCall,
         }
     }
 
@@ -113,6 +117,8 @@ impl RelationType {
             TrackedBy => "trackedBy",
             RunbookFor => "runbookFor",
             HasRunbook => "hasRunbook",
+            HasOnCall => "hasOnCall",
+            OnCallFor => "onCallFor",
         }
     }
 }
@@ -145,6 +151,7 @@ mod tests {
             RelationType::Affects,
             RelationType::Tracks,
             RelationType::RunbookFor,
+            RelationType::HasOnCall,
         ];
         for r in all {
             assert_eq!(r.inverse().inverse(), r);

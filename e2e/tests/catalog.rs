@@ -1,6 +1,8 @@
 //! End-to-end tests of the catalog against a real kube-apiserver (`make test-e2e`).
 //! They run one at a time (`--test-threads=1`): each starts its own controller(s).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers fail the test by panicking
+
 use std::{collections::BTreeMap, time::Duration};
 
 use kube::{

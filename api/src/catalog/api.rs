@@ -94,7 +94,7 @@ pub enum AuthScheme {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.availability) || (double(self.availability) > 0.0 && double(self.availability) <= 100.0)").message("spec.sla.availability must be a percentage in (0, 100]"))]
+#[x_kube(validation = Rule::new("!has(self.availability) || !self.availability.matches('^[0-9]{1,3}(\\\\.[0-9]+)?$') || (double(self.availability) > 0.0 && double(self.availability) <= 100.0)").message("spec.sla.availability must be a percentage in (0, 100]"))]
 pub struct Sla {
     /// Availability target in percent, e.g. `"99.9"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -48,7 +48,9 @@ use crate::{
     doc = "An Azure resource, identified by its ARM resource id."
 )]
 #[x_kube(validation = Rule::new("self.resourceId.lowerAscii().startsWith('/subscriptions/' + self.subscriptionId.lowerAscii() + '/resourcegroups/' + self.resourceGroup.lowerAscii() + '/')").message("spec.resourceId must lie in spec.subscriptionId and spec.resourceGroup"))]
-#[x_kube(validation = Rule::new("self.resourceId.lowerAscii().contains('/providers/' + self.type.lowerAscii() + '/')").message("spec.type must match the provider namespace and type in spec.resourceId"))]
+// Nested types (Microsoft.Sql/servers/databases) put the parent's name between type segments,
+// so only the namespace and the first type segment are compared.
+#[x_kube(validation = Rule::new("self.resourceId.lowerAscii().contains('/providers/' + self.type.lowerAscii().split('/')[0] + '/' + self.type.lowerAscii().split('/')[1] + '/')").message("spec.type must match the provider namespace and resource type in spec.resourceId"))]
 #[serde(rename_all = "camelCase")]
 pub struct AzureResourceSpec {
     #[serde(flatten)]

@@ -149,6 +149,13 @@ impl CatalogEntity for Team {
                 User,
                 &[User],
             )
+            .one(
+                "spec.onCall.primary",
+                RelationType::HasOnCall,
+                s.on_call.as_ref().and_then(|o| o.primary.as_ref()),
+                User,
+                &[User],
+            )
             .finish()
     }
 

@@ -1,0 +1,107 @@
+# Nexus — the commands a newcomer needs. `make help` lists them.
+#   make dev    start a local control plane with the CRDs, the example org and the controller
+#   make test   every test: generated files, lint, unit, GitOps health checks, chart, e2e
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+REPO := $(CURDIR)
+# Separate control planes, so `make test` never disturbs a running `make dev`.
+DEV_CLUSTER ?= $(REPO)/.nexus/cluster
+E2E_CLUSTER ?= $(REPO)/.nexus/e2e-cluster
+BENCH_CLUSTER ?= $(REPO)/.nexus/bench-cluster
+BENCH_ENTITIES ?= 10000
+K8S_BIN = $(shell hack/build-k8s.sh path)
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: tools
+tools: ## Build (once, cached by version) etcd, kube-apiserver, kube-controller-manager, kubectl, helm
+	hack/build-k8s.sh all >/dev/null
+
+.PHONY: build
+build: ## Build the controller, the CRD generator and the benchmark
+	$(CARGO) build --workspace --bins
+
+.PHONY: crds
+crds: ## Regenerate crds/, charts/nexus/crds/ and docs/crds.md from the Rust types
+	$(CARGO) run -q -p nexus-api --bin crdgen
+
+.PHONY: verify-crds
+verify-crds: ## Fail if the generated CRDs or their reference differ from the Rust types
+	$(CARGO) run -q -p nexus-api --bin crdgen -- --check
+
+.PHONY: fmt
+fmt: ## Format the Rust code
+	$(CARGO) fmt --all
+
+.PHONY: lint
+lint: ## rustfmt, clippy (warnings are errors), shellcheck when installed
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@if command -v shellcheck >/dev/null; then shellcheck -x -P SCRIPTDIR hack/*.sh charts/nexus/test.sh .ci/run; \
+	  else echo "shellcheck not installed; skipping shell lint"; fi
+
+.PHONY: test-unit
+test-unit: ## Unit tests (no cluster needed)
+	$(CARGO) test --workspace --lib --bins
+
+.PHONY: test-gitops
+test-gitops: ## Argo CD health.lua against its test cases, run by gopher-lua as Argo CD does
+	cd gitops/argocd && go test ./...
+
+.PHONY: test-chart
+test-chart: tools ## helm lint + template variants (server-side dry run happens in test-e2e)
+	PATH="$(K8S_BIN):$$PATH" KUBECONFIG= charts/nexus/test.sh
+
+.PHONY: test-e2e
+test-e2e: tools ## End-to-end tests against a fresh local control plane
+	NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
+	$(CARGO) build -p nexus-controller -p nexus-e2e --tests
+	trap 'NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
+	eval "$$(NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh up)"; \
+	export PATH="$(K8S_BIN):$$PATH"; \
+	kubectl apply --server-side -f crds/ >/dev/null; \
+	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
+	charts/nexus/test.sh; \
+	$(CARGO) test -p nexus-e2e --test catalog -- --test-threads=1
+
+.PHONY: test
+test: verify-crds lint test-unit test-gitops test-e2e ## Everything CI runs
+
+.PHONY: cluster-up
+cluster-up: tools ## Start the local control plane (prints the KUBECONFIG line)
+	@NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane (keeps its data; `hack/cluster.sh down --purge` removes it)
+	NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh down
+
+.PHONY: dev
+dev: tools ## Control plane + CRDs + examples/ + the controller (foreground; Ctrl-C stops it)
+	$(CARGO) build -p nexus-controller
+	eval "$$(NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh up)"; \
+	export PATH="$(K8S_BIN):$$PATH"; \
+	kubectl apply --server-side -f crds/ >/dev/null; \
+	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
+	kubectl apply --server-side -f examples/ >/dev/null; \
+	echo; echo "Nexus is up. In another shell:"; \
+	echo "  export KUBECONFIG=$$KUBECONFIG"; \
+	echo "  export PATH=$(K8S_BIN):\$$PATH"; \
+	echo "  kubectl get catalog -A"; \
+	echo "Controller metrics: http://127.0.0.1:8080/metrics   Stop: Ctrl-C, then make cluster-down"; echo; \
+	exec target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --lease-namespace default --log-format text
+
+.PHONY: bench
+bench: tools ## Benchmark on a fresh control plane (BENCH_ENTITIES=10000; 100000 on request); prints JSON lines
+	$(CARGO) build --release -p nexus-controller -p nexus-e2e --bin nexus-bench
+	NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
+	trap 'NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
+	eval "$$(NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh up)"; \
+	export PATH="$(K8S_BIN):$$PATH"; \
+	kubectl apply --server-side -f crds/ >/dev/null; \
+	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
+	target/release/nexus-bench --entities $(BENCH_ENTITIES) --controller-bin target/release/nexus-controller --keep
