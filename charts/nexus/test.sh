@@ -29,7 +29,7 @@ cleanup() {
         kubectl delete --ignore-not-found -f "$APPLIED" >/dev/null 2>&1 || true
     fi
     if [[ -n "$CREATED_NS" ]]; then
-        kubectl delete namespace "$CREATED_NS" --wait=false >/dev/null 2>&1 || true
+        kubectl delete namespace "$CREATED_NS" --timeout=60s >/dev/null 2>&1 || true
     fi
     rm -rf "$WORK"
 }
@@ -173,10 +173,12 @@ expect_no_text defaults "--watch-namespace"
 ok "defaults: controller, least-privilege RBAC, HA and hardening"
 
 # Every catalog CRD is in the controller's rules (with its /status) and in the read role.
-for plural in $(grep -h '^    plural: ' "$REPO"/crds/*.yaml | awk '{print $2}'); do
+[[ "$(awk '/^    plural: /{n++} END{print n+0}' "$REPO"/crds/*.yaml)" -ge 14 ]] ||
+    fail "expected the 14 catalog CRDs in crds/"
+while read -r plural; do
     expect_text defaults "      - $plural"
     expect_text defaults "      - $plural/status"
-done
+done < <(awk '/^    plural: /{print $2}' "$REPO"/crds/*.yaml)
 ok "every catalog kind in crds/ is covered by the RBAC rules"
 
 # The controller's ClusterRole is exactly: read the catalog, write status, record Events.
