@@ -97,11 +97,12 @@ dev: tools ## Control plane + CRDs + examples/ + the controller (foreground; Ctr
 
 .PHONY: bench
 bench: tools ## Benchmark on a fresh control plane (BENCH_ENTITIES=10000; 100000 on request); prints JSON lines
-	$(CARGO) build --release -p nexus-controller -p nexus-e2e --bin nexus-bench
+	$(CARGO) build --release -p nexus-controller
+	$(CARGO) build --release -p nexus-e2e --bin nexus-bench
 	NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
 	trap 'NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
 	eval "$$(NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh up)"; \
 	export PATH="$(K8S_BIN):$$PATH"; \
 	kubectl apply --server-side -f crds/ >/dev/null; \
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
-	target/release/nexus-bench --entities $(BENCH_ENTITIES) --controller-bin target/release/nexus-controller --keep
+	target/release/nexus-bench --entities $(BENCH_ENTITIES) --controller-bin $(REPO)/target/release/nexus-controller --keep

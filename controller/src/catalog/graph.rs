@@ -61,6 +61,8 @@ pub struct Graph {
     index: MatchIndex,
     relisting: HashMap<EntityKind, HashSet<EntityRef>>,
     synced: HashSet<EntityKind>,
+    /// Entities per kind, kept on every insert/remove: read on every watch event.
+    counts: HashMap<EntityKind, usize>,
 }
 
 /// Lookups from non-reference facts (GitHub handles, names, Entra groups) to Teams and Users.
@@ -108,7 +110,7 @@ impl Graph {
     }
 
     pub fn count(&self, kind: EntityKind) -> usize {
-        self.nodes.keys().filter(|k| k.kind == kind).count()
+        self.counts.get(&kind).copied().unwrap_or_default()
     }
 
     /// A watch (re)started its initial list for `kind`.
@@ -161,7 +163,9 @@ impl Graph {
             old_node.owner_inputs.codeowners != node.owner_inputs.codeowners || old.is_none();
         let keys_changed = old_node.match_keys != node.match_keys;
         self.track_inputs(&key, Some(&old_node.owner_inputs), Some(&node.owner_inputs));
-        self.nodes.insert(key.clone(), node);
+        if self.nodes.insert(key.clone(), node).is_none() {
+            *self.counts.entry(key.kind).or_default() += 1;
+        }
         if keys_changed {
             self.rebuild_index();
             self.reresolve_inferred(&mut affected);
@@ -187,6 +191,9 @@ impl Graph {
         let Some(node) = self.nodes.remove(key) else {
             return affected;
         };
+        if let Some(n) = self.counts.get_mut(&key.kind) {
+            *n = n.saturating_sub(1);
+        }
         affected.extend(self.sources_of(key));
         self.unlink(key, &node.refs, &mut affected);
         self.track_inputs(key, Some(&node.owner_inputs), None);
@@ -604,6 +611,8 @@ mod tests {
         assert!(!g.contains(&b));
         assert!(affected.contains(&a));
         assert!(g.is_synced(&[EntityKind::Component]));
+        assert_eq!(g.count(EntityKind::Component), 1);
+        assert_eq!(g.count(EntityKind::Team), 1);
         assert!(!g.is_synced(&[EntityKind::Component, EntityKind::Team]));
     }
 }

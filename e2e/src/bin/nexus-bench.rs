@@ -15,7 +15,7 @@ use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{Patch, PatchParams, PostParams},
 };
 use nexus_api::EntityKind;
 use nexus_e2e::{ControllerOptions, ControllerProcess, catalog, client};
@@ -218,29 +218,63 @@ async fn apply_all(
     Ok(applied)
 }
 
-async fn count_ready(client: &Client, run: &str) -> anyhow::Result<(usize, usize)> {
-    let lp = ListParams::default()
-        .labels(&format!("{RUN_LABEL}={run}"))
-        .limit(2000);
-    let (mut total, mut ready) = (0, 0);
-    for kind in EntityKind::ALL {
-        let api = catalog::api(client, kind, None);
-        let mut lp = lp.clone();
-        loop {
-            let page = api.list(&lp).await?;
-            for o in &page.items {
-                total += 1;
-                if catalog::ready(o).is_some_and(|r| r.0 == "True") {
-                    ready += 1;
-                }
-            }
-            match page.metadata.continue_.clone().filter(|c| !c.is_empty()) {
-                Some(c) => lp = lp.continue_token(&c),
-                None => break,
-            }
+/// Watches every kind (only this run's objects) until `expected` of them are Ready=True;
+/// returns the seconds since `since`. Watching, not polling, keeps the measurement from loading
+/// the apiserver it measures.
+async fn wait_all_ready(
+    client: &Client,
+    run: &str,
+    expected: usize,
+    since: Instant,
+) -> anyhow::Result<f64> {
+    use std::collections::HashMap;
+
+    use kube::runtime::{WatchStreamExt, watcher};
+    let cfg = watcher::Config::default().labels(&format!("{RUN_LABEL}={run}"));
+    let streams = EntityKind::ALL.into_iter().map(|kind| {
+        watcher(catalog::api(client, kind, None), cfg.clone())
+            .default_backoff()
+            .map(move |ev| (kind, ev))
+            .boxed()
+    });
+    let mut events = stream::select_all(streams);
+    let mut ready: HashMap<(EntityKind, String, String), bool> = HashMap::new();
+    let mut ready_count = 0usize;
+    let mut last_report = Instant::now();
+    while let Some((kind, ev)) = events.next().await {
+        let (obj, deleted) = match ev? {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (o, false),
+            watcher::Event::Delete(o) => (o, true),
+            _ => continue,
+        };
+        let key = (
+            kind,
+            obj.metadata.namespace.clone().unwrap_or_default(),
+            obj.metadata.name.clone().unwrap_or_default(),
+        );
+        let now_ready = !deleted && catalog::ready(&obj).is_some_and(|r| r.0 == "True");
+        let was_ready = if deleted {
+            ready.remove(&key).unwrap_or(false)
+        } else {
+            ready.insert(key, now_ready).unwrap_or(false)
+        };
+        match (was_ready, now_ready) {
+            (false, true) => ready_count += 1,
+            (true, false) => ready_count -= 1,
+            _ => {}
+        }
+        if ready_count >= expected {
+            return Ok(since.elapsed().as_secs_f64());
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            eprintln!(
+                "nexus-bench: {ready_count}/{expected} Ready after {:.0}s",
+                since.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
         }
     }
-    Ok((total, ready))
+    bail!("watches ended with {ready_count} of {expected} Ready")
 }
 
 fn peak_rss_mib(pid: u32) -> Option<f64> {
@@ -318,32 +352,22 @@ async fn main() -> anyhow::Result<()> {
         "seconds": round(apply_secs), "writes_per_second": round(applied as f64 / apply_secs)}),
     );
 
-    let deadline = Instant::now() + args.timeout;
-    let mut polls = 0;
-    let ready_after = loop {
-        let (seen, ready) = count_ready(&client, &run).await?;
-        polls += 1;
-        if seen == applied && ready == applied {
-            break last_write.elapsed().as_secs_f64();
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "only {ready} of {applied} Ready after {:?}\n{}",
-                args.timeout,
-                ctrl.log_tail()
-            );
-        }
-        if polls % 10 == 0 {
-            eprintln!(
-                "nexus-bench: {ready}/{applied} Ready after {:.0}s",
-                last_write.elapsed().as_secs_f64()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let ready_after = match tokio::time::timeout(
+        args.timeout,
+        wait_all_ready(&client, &run, applied, last_write),
+    )
+    .await
+    {
+        Ok(r) => r?,
+        Err(_) => bail!(
+            "not all {applied} entities Ready after {:?}\n{}",
+            args.timeout,
+            ctrl.log_tail()
+        ),
     };
     emit(
         json!({"metric": "all_ready_after_last_write", "entities": applied, "seconds": round(ready_after),
-        "note": "measured by polling lists; resolution is one list round"}),
+        "note": "measured with watches on every kind"}),
     );
 
     // Let trailing reconciles land before counting writes.
