@@ -5,6 +5,8 @@
 #   etcd                                               (go.etcd.io/etcd/server/v3)
 #   helm                                               (helm.sh/helm/v3)
 #
+# FORCE=1 rebuilds the Kubernetes binaries even when cached; NEXUS_CACHE moves the cache.
+#
 # k8s.io/kubernetes points its staging modules (k8s.io/api, …) at ./staging with replace
 # directives, which `go install pkg@version` refuses; so we build from a throw-away wrapper module
 # that requires k8s.io/kubernetes and replaces every staging module with its published v0.x twin.

@@ -44,7 +44,7 @@ pub fn resolve(
         return explicit.target.as_ref().ok().map(|owner| Ownership {
             owner: owner.clone(),
             source: OwnerSource::Spec,
-            detail: format!("spec.owner {}", explicit.raw),
+            detail: "spec.owner".to_string(),
         });
     }
     if let Some(found) = from_codeowners(inputs, namespace, lookup) {

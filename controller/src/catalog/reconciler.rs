@@ -6,7 +6,7 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use futures::{StreamExt, TryStreamExt, channel::mpsc};
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp};
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::{
+    cached::Cached,
     context::Context,
     graph::Node,
     status::{self, MANAGER},
@@ -96,7 +97,7 @@ pub async fn run(ctx: Arc<Context>, settings: Settings, shutdown: CancellationTo
     );
 }
 
-fn key_of<K: CatalogEntity>(obj: &DeserializeGuard<K>) -> Option<EntityRef> {
+fn key_of<K: CatalogEntity, R: Resource>(obj: &R) -> Option<EntityRef> {
     let meta = obj.meta();
     Some(EntityRef::new(
         K::KIND,
@@ -108,7 +109,18 @@ fn key_of<K: CatalogEntity>(obj: &DeserializeGuard<K>) -> Option<EntityRef> {
 fn node_of<K: CatalogEntity>(obj: &DeserializeGuard<K>) -> Node {
     match &obj.0 {
         Ok(o) => Node {
-            refs: o.declared_refs(),
+            refs: o
+                .declared_refs()
+                .into_iter()
+                // The text as written only matters for references that do not parse; the graph
+                // holds one per reference of every entity, so don't keep it otherwise.
+                .map(|mut r| {
+                    if r.target.is_ok() {
+                        r.raw = String::new();
+                    }
+                    r
+                })
+                .collect(),
             owner_inputs: o.owner_inputs(),
             match_keys: o.match_keys(),
             invalid: None,
@@ -146,7 +158,7 @@ fn on_event<K: CatalogEntity>(ctx: &Context, event: &watcher::Event<DeserializeG
                     ctx.metrics.invalid_objects.with_label_values(&[kind]).inc();
                     warn!(kind, name = obj.meta().name.as_deref(), error = %e.error, "object does not deserialise; reporting it in its status");
                 }
-                if let Some(key) = key_of(obj) {
+                if let Some(key) = key_of::<K, _>(obj) {
                     ctx.mark_pending(K::KIND, &key.namespace, &key.name);
                     if !graph.contains(&key) {
                         ctx.note_create();
@@ -159,7 +171,8 @@ fn on_event<K: CatalogEntity>(ctx: &Context, event: &watcher::Event<DeserializeG
                     .watch_events
                     .with_label_values(&[kind, "delete"])
                     .inc();
-                if let Some(key) = key_of(obj) {
+                if let Some(key) = key_of::<K, _>(obj) {
+                    ctx.mark_started(K::KIND, &key.namespace, &key.name);
                     affected = graph.remove(&key);
                 }
             }
@@ -193,7 +206,7 @@ async fn run_kind<K: CatalogEntity>(
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    let (tx, rx) = mpsc::unbounded::<ObjectRef<DeserializeGuard<K>>>();
+    let (tx, rx) = mpsc::unbounded::<ObjectRef<Cached<K>>>();
     ctx.register_requeue(
         K::KIND,
         Box::new(move |ns, name| {
@@ -208,7 +221,7 @@ async fn run_kind<K: CatalogEntity>(
         .modify(|o| o.meta_mut().managed_fields = None)
         .map_ok(move |event| {
             on_event::<K>(&graph_ctx, &event);
-            event
+            narrow(event)
         })
         .reflect(writer)
         .touched_objects();
@@ -238,12 +251,25 @@ async fn run_kind<K: CatalogEntity>(
     info!(kind = K::KIND.as_str(), "controller stopped");
 }
 
+/// The graph has what it needs of the spec; keep only what the reconciler reads.
+fn narrow<K: CatalogEntity>(
+    event: watcher::Event<DeserializeGuard<K>>,
+) -> watcher::Event<Cached<K>> {
+    match event {
+        watcher::Event::Apply(o) => watcher::Event::Apply(Cached::from_guard(o)),
+        watcher::Event::Delete(o) => watcher::Event::Delete(Cached::from_guard(o)),
+        watcher::Event::InitApply(o) => watcher::Event::InitApply(Cached::from_guard(o)),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    }
+}
+
 async fn reconcile<K: CatalogEntity>(
-    obj: Arc<DeserializeGuard<K>>,
+    obj: Arc<Cached<K>>,
     ctx: Arc<Context>,
     resync: Duration,
 ) -> Result<Action, Error> {
-    let key = key_of(&obj).ok_or(Error::MissingMetadata("name or namespace"))?;
+    let key = key_of::<K, _>(&*obj).ok_or(Error::MissingMetadata("name or namespace"))?;
     let span = info_span!("reconcile", kind = K::KIND.as_str(), namespace = %key.namespace, name = %key.name);
     async move {
         ctx.wait_synced().await;
@@ -261,22 +287,20 @@ async fn reconcile<K: CatalogEntity>(
             Ok(g) => g.view(&key),
             Err(_) => return Ok(Action::requeue(Duration::from_secs(1))),
         };
-        let current: Option<EntityStatus> = match &obj.0 {
-            Ok(o) => o.entity_status().cloned(),
-            Err(_) => None,
-        };
+        let current = obj.status.as_ref();
+        let existing = current.map(|c| c.conditions.as_slice()).unwrap_or_default();
         let generation = obj.meta().generation;
-        let desired = status::desired(&view, generation, current.as_ref(), Timestamp::now());
-        let write = match &obj.0 {
-            Ok(_) => status::needs_write(current.as_ref(), &desired),
+        let desired = status::desired(&view, generation, existing, Timestamp::now());
+        let write = match &obj.invalid {
+            None => status::needs_write(current, &desired),
             // An object that does not deserialise shows no status to compare with; write once
             // per generation.
-            Err(_) => ctx.first_invalid_visit(&key, generation),
+            Some(_) => ctx.first_invalid_visit(&key, generation),
         };
         if write {
             patch_status::<K>(&ctx, &key, &desired).await?;
             ctx.metrics.status_writes.with_label_values(&[kind]).inc();
-            publish_transition::<K>(&ctx, &obj, current.as_ref(), &desired).await;
+            publish_transition::<K>(&ctx, &obj, existing, &desired).await;
         } else {
             ctx.metrics
                 .status_writes_skipped
@@ -320,13 +344,11 @@ async fn patch_status<K: CatalogEntity>(
 /// would add one event per entity to every bulk import).
 async fn publish_transition<K: CatalogEntity>(
     ctx: &Context,
-    obj: &DeserializeGuard<K>,
-    current: Option<&EntityStatus>,
+    obj: &Cached<K>,
+    existing: &[Condition],
     desired: &EntityStatus,
 ) {
-    let was = current
-        .and_then(|c| conditions::find(&c.conditions, READY))
-        .map(|c| c.status.clone());
+    let was = conditions::find(existing, READY).map(|c| c.status.clone());
     let Some(now) = conditions::find(&desired.conditions, READY) else {
         return;
     };
@@ -350,11 +372,7 @@ async fn publish_transition<K: CatalogEntity>(
     }
 }
 
-fn error_policy<K: CatalogEntity>(
-    obj: Arc<DeserializeGuard<K>>,
-    err: &Error,
-    ctx: Arc<Context>,
-) -> Action {
+fn error_policy<K: CatalogEntity>(obj: Arc<Cached<K>>, err: &Error, ctx: Arc<Context>) -> Action {
     let kind = K::KIND.as_str();
     ctx.metrics
         .reconciles

@@ -1,7 +1,7 @@
 //! Turns a graph [`View`] into the status the catalog controller owns, and decides whether it
 //! differs from what is stored (no write when nothing changed).
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp};
 use nexus_api::{
     EntityStatus, OwnerSource, Relation, ResolvedOwner, UnresolvedRef,
     conditions::{self, FALSE, NewCondition, OWNER_RESOLVED, READY, RELATIONS_RESOLVED, TRUE},
@@ -27,10 +27,9 @@ const MAX_LISTED: usize = 10;
 pub fn desired(
     view: &View,
     generation: Option<i64>,
-    current: Option<&EntityStatus>,
+    existing: &[Condition],
     now: Timestamp,
 ) -> EntityStatus {
-    let existing = current.map(|c| c.conditions.as_slice()).unwrap_or_default();
     let mut new = Vec::new();
     if let Some(err) = &view.invalid {
         let msg =
@@ -176,21 +175,51 @@ fn owner_condition(view: &View) -> NewCondition {
     }
 }
 
+/// What the controller remembers of a stored status: its own conditions without messages (for
+/// transition times and readiness changes) and a hash of every field it owns (to decide whether
+/// to write). Remembering this instead of the status itself keeps relation lists out of memory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoredStatus {
+    pub conditions: Vec<Condition>,
+    pub hash: u64,
+}
+
+/// Summarises a status read from the apiserver.
+pub fn stored(status: &EntityStatus) -> StoredStatus {
+    let owned = EntityStatus {
+        conditions: status
+            .conditions
+            .iter()
+            .filter(|c| OWNED_CONDITIONS.contains(&c.type_.as_str()))
+            .cloned()
+            .collect(),
+        ..status.clone()
+    };
+    StoredStatus {
+        hash: hash_of(&owned),
+        conditions: owned
+            .conditions
+            .into_iter()
+            .map(|c| Condition {
+                message: String::new(),
+                ..c
+            })
+            .collect(),
+    }
+}
+
 /// Whether `desired` differs from the stored status in any field this controller owns.
-pub fn needs_write(current: Option<&EntityStatus>, desired: &EntityStatus) -> bool {
-    let Some(current) = current else { return true };
-    let ours: Vec<_> = current
-        .conditions
-        .iter()
-        .filter(|c| OWNED_CONDITIONS.contains(&c.type_.as_str()))
-        .cloned()
-        .collect();
-    current.observed_generation != desired.observed_generation
-        || ours != desired.conditions
-        || current.owner != desired.owner
-        || current.relations != desired.relations
-        || current.unresolved_refs != desired.unresolved_refs
-        || current.relations_truncated != desired.relations_truncated
+pub fn needs_write(current: Option<&StoredStatus>, desired: &EntityStatus) -> bool {
+    current.is_none_or(|c| c.hash != hash_of(desired))
+}
+
+fn hash_of(status: &EntityStatus) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // The JSON form is canonical here: fields in declaration order, lists in status order.
+    let bytes = serde_json::to_vec(status).unwrap_or_default();
+    let mut h = std::hash::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -222,17 +251,27 @@ mod tests {
 
     #[test]
     fn resolved_entity_is_ready_and_a_second_pass_writes_nothing() {
-        let first = desired(&resolved_view(), Some(1), None, ts(10));
+        let first = desired(&resolved_view(), Some(1), &[], ts(10));
         assert!(conditions::is_ready(&first.conditions));
         assert_eq!(first.relations[0].target_ref, "team:ns/t");
         assert_eq!(first.owner.as_ref().unwrap().ref_, "team:ns/t");
-        let second = desired(&resolved_view(), Some(1), Some(&first), ts(20));
+        let second = desired(
+            &resolved_view(),
+            Some(1),
+            &stored(&first).conditions,
+            ts(20),
+        );
         assert!(
-            !needs_write(Some(&first), &second),
+            !needs_write(Some(&stored(&first)), &second),
             "unchanged status must not be rewritten"
         );
-        let bumped = desired(&resolved_view(), Some(2), Some(&first), ts(20));
-        assert!(needs_write(Some(&first), &bumped));
+        let bumped = desired(
+            &resolved_view(),
+            Some(2),
+            &stored(&first).conditions,
+            ts(20),
+        );
+        assert!(needs_write(Some(&stored(&first)), &bumped));
     }
 
     #[test]
@@ -243,7 +282,7 @@ mod tests {
             target: "component:ns/ghost".into(),
             problem: Problem::NotFound,
         });
-        let s = desired(&v, Some(1), None, ts(1));
+        let s = desired(&v, Some(1), &[], ts(1));
         let ready = conditions::find(&s.conditions, READY).unwrap();
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
@@ -262,31 +301,36 @@ mod tests {
             invalid: Some("spec.type: unknown variant".into()),
             ..Default::default()
         };
-        let bad = desired(&v, Some(3), None, ts(1));
+        let bad = desired(&v, Some(3), &[], ts(1));
         assert!(conditions::find(&bad.conditions, STALLED).is_some());
-        let fixed = desired(&resolved_view(), Some(4), Some(&bad), ts(2));
+        let fixed = desired(&resolved_view(), Some(4), &stored(&bad).conditions, ts(2));
         assert!(conditions::find(&fixed.conditions, STALLED).is_none());
-        assert!(needs_write(Some(&bad), &fixed));
+        assert!(needs_write(Some(&stored(&bad)), &fixed));
     }
 
     #[test]
     fn foreign_conditions_do_not_force_writes() {
-        let mut stored = desired(&resolved_view(), Some(1), None, ts(1));
-        stored.conditions = conditions::merge(
-            &stored.conditions,
+        let mut on_server = desired(&resolved_view(), Some(1), &[], ts(1));
+        on_server.conditions = conditions::merge(
+            &on_server.conditions,
             &[NewCondition::new("Synced", TRUE, "Ok", "by nexus-github")],
             None,
             ts(1),
         );
-        let again = desired(&resolved_view(), Some(1), Some(&stored), ts(5));
-        assert!(!needs_write(Some(&stored), &again));
+        let again = desired(
+            &resolved_view(),
+            Some(1),
+            &stored(&on_server).conditions,
+            ts(5),
+        );
+        assert!(!needs_write(Some(&stored(&on_server)), &again));
     }
 
     #[test]
     fn owner_condition_reports_missing_owner() {
         let mut v = resolved_view();
         v.owner = None;
-        let s = desired(&v, Some(1), None, ts(1));
+        let s = desired(&v, Some(1), &[], ts(1));
         let c = conditions::find(&s.conditions, OWNER_RESOLVED).unwrap();
         assert_eq!(c.reason, "NoOwner");
         // A missing inferred owner does not make the entity unready.

@@ -277,11 +277,12 @@ async fn wait_all_ready(
     bail!("watches ended with {ready_count} of {expected} Ready")
 }
 
-fn peak_rss_mib(pid: u32) -> Option<f64> {
+/// A memory figure of the process from /proc (`VmHWM:` = peak RSS, `VmRSS:` = now), in MiB.
+fn rss_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: f64 = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -390,9 +391,10 @@ async fn main() -> anyhow::Result<()> {
         json!({"metric": "status_writes_per_entity", "entities": applied, "status_writes": writes,
         "value": round(writes / applied as f64), "reconciles": reconciles, "writes_by_kind": by_kind}),
     );
-    let rss = peak_rss_mib(ctrl.child.id());
+    let rss = rss_mib(ctrl.child.id(), "VmHWM:");
+    let rss_now = rss_mib(ctrl.child.id(), "VmRSS:");
     emit(
-        json!({"metric": "controller_peak_rss_mib", "entities": applied, "value": rss.map(round)}),
+        json!({"metric": "controller_peak_rss_mib", "entities": applied, "value": rss.map(round), "rss_now_mib": rss_now.map(round)}),
     );
     if !args.keep {
         let dp = kube::api::DeleteParams::background();
