@@ -116,12 +116,12 @@ pub trait CatalogEntity:
 /// Collects the references of a spec with their field paths.
 #[derive(Debug)]
 pub struct RefCollector {
-    namespace: String,
+    namespace: std::sync::Arc<str>,
     pub refs: Vec<DeclaredRef>,
 }
 
 impl RefCollector {
-    pub fn new(namespace: impl Into<String>) -> Self {
+    pub fn new(namespace: impl Into<std::sync::Arc<str>>) -> Self {
         Self {
             namespace: namespace.into(),
             refs: Vec::new(),
@@ -134,7 +134,12 @@ impl RefCollector {
         default_kind: EntityKind,
         allowed: &[EntityKind],
     ) -> Result<EntityRef, RefError> {
-        EntityRef::parse(raw, default_kind, allowed, &self.namespace)
+        let mut r = EntityRef::parse(raw, default_kind, allowed, &self.namespace)?;
+        // Share the declaring namespace's string instead of one copy per reference.
+        if r.namespace == self.namespace {
+            r.namespace = self.namespace.clone();
+        }
+        Ok(r)
     }
 
     /// A single optional reference field.

@@ -3,7 +3,7 @@
 //! The kind and namespace may be left out; each field that holds a reference says which kind
 //! it defaults to, and the namespace defaults to the namespace of the entity that declares it.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
 use kube::core::{Message, Reason, Rule};
 use serde::{Deserialize, Serialize};
@@ -111,16 +111,21 @@ impl fmt::Display for EntityKind {
     }
 }
 
-/// A fully qualified reference to a catalog entity.
+/// A fully qualified reference to a catalog entity. The strings are shared: the controller's
+/// relation graph holds every reference several times, and a clone costs a reference count.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntityRef {
     pub kind: EntityKind,
-    pub namespace: String,
-    pub name: String,
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
 }
 
 impl EntityRef {
-    pub fn new(kind: EntityKind, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(
+        kind: EntityKind,
+        namespace: impl Into<Arc<str>>,
+        name: impl Into<Arc<str>>,
+    ) -> Self {
         Self {
             kind,
             namespace: namespace.into(),

@@ -50,8 +50,9 @@ pub struct Config {
     /// Reconciles at once per kind.
     #[arg(long, env = "NEXUS_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
-    /// Seconds between safety-net resyncs of each object (they write only on change).
-    #[arg(long = "resync", env = "NEXUS_RESYNC_SECONDS", default_value_t = 3600)]
+    /// Seconds between safety-net resyncs of each object (they write only on change); 0, the
+    /// default, relies on watches alone.
+    #[arg(long = "resync", env = "NEXUS_RESYNC_SECONDS", default_value_t = 0)]
     pub resync_seconds: u64,
     /// Creations per second from which an import counts as bulk and reconciles wait for it to
     /// settle (fewer status writes); 0 disables.
@@ -97,7 +98,7 @@ impl Config {
         Settings {
             debounce: Duration::from_millis(self.debounce_ms),
             concurrency: self.concurrency,
-            resync: Duration::from_secs(self.resync_seconds),
+            resync: (self.resync_seconds > 0).then(|| Duration::from_secs(self.resync_seconds)),
         }
     }
 

@@ -3,11 +3,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use nexus_controller::{config::Config, runtime::telemetry};
 
-/// mimalloc returns freed memory to the OS far better than glibc's per-thread arenas under a
-/// multi-threaded watch workload (see docs/benchmarks.md for the figures).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cfg = Config::parse();

@@ -13,9 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use super::status::{self, StoredStatus};
 
-/// kubectl's client-side apply copy of the whole object: large, and read by nobody here.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
 #[derive(Serialize, Deserialize)]
 pub struct Cached<K> {
     pub metadata: ObjectMeta,
@@ -51,18 +48,21 @@ impl<K> std::fmt::Debug for Cached<K> {
 
 impl<K: CatalogEntity> Cached<K> {
     pub fn from_guard(obj: DeserializeGuard<K>) -> Self {
-        let (mut metadata, status, invalid) = match obj.0 {
-            Ok(o) => (
-                o.meta().clone(),
-                o.entity_status().map(status::stored),
-                None,
-            ),
-            Err(e) => (e.metadata, None, Some(e.error)),
+        let (status, invalid) = match &obj.0 {
+            Ok(o) => (o.entity_status().map(status::stored), None),
+            Err(e) => (None, Some(e.error.clone())),
         };
-        metadata.managed_fields = None;
-        if let Some(a) = metadata.annotations.as_mut() {
-            a.remove(LAST_APPLIED);
-        }
+        // Only what the reconciler and object references use: labels, annotations and the rest
+        // went into the graph already.
+        let m = obj.meta();
+        let metadata = ObjectMeta {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            uid: m.uid.clone(),
+            resource_version: m.resource_version.clone(),
+            generation: m.generation,
+            ..Default::default()
+        };
         Self {
             metadata,
             status,
@@ -112,7 +112,7 @@ mod tests {
     fn keeps_metadata_and_status_drops_the_rest() {
         let guard: DeserializeGuard<Component> = serde_json::from_value(json!({
             "apiVersion": "catalog.nexus.dev/v1alpha1", "kind": "Component",
-            "metadata": {"name": "a", "namespace": "n", "annotations": {LAST_APPLIED: "{…}", "keep": "me"}},
+            "metadata": {"name": "a", "namespace": "n", "generation": 3, "labels": {"x": "y"}, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{…}"}},
             "spec": {"type": "service", "lifecycle": "production", "owner": "t"},
             "status": {"observedGeneration": 3, "relations": [{"type": "ownedBy", "targetRef": "team:n/t"}]},
         }))
@@ -122,8 +122,11 @@ mod tests {
             c.status
                 .is_some_and(|s| s.conditions.is_empty() && s.hash != 0)
         );
-        let ann = c.metadata.annotations.unwrap();
-        assert!(!ann.contains_key(LAST_APPLIED) && ann.contains_key("keep"));
+        assert!(c.metadata.annotations.is_none() && c.metadata.labels.is_none());
+        assert_eq!(
+            (c.metadata.name.as_deref(), c.metadata.generation),
+            (Some("a"), Some(3))
+        );
         assert_eq!(Cached::<Component>::kind(&()), "Component");
 
         let bad: DeserializeGuard<Component> = serde_json::from_value(json!({

@@ -133,7 +133,7 @@ impl Context {
         for key in affected {
             self.mark_pending(key.kind, &key.namespace, &key.name);
             if let Some(send) = requeues.get(&key.kind) {
-                send(key.namespace, key.name);
+                send(key.namespace.to_string(), key.name.to_string());
             }
         }
     }

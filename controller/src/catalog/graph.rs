@@ -88,7 +88,7 @@ impl MatchIndex {
             .min_by_key(|r| {
                 (
                     r.kind != EntityKind::Team,
-                    r.namespace != namespace,
+                    &*r.namespace != namespace,
                     (*r).clone(),
                 )
             })

@@ -127,7 +127,7 @@ mod tests {
 
     impl OwnerLookup for Org {
         fn codeowners(&self, repository: &EntityRef) -> Option<Vec<String>> {
-            (repository.name == "checkout-repo")
+            (&*repository.name == "checkout-repo")
                 .then(|| vec!["@nobody".into(), "@contoso/payments".into()])
         }
         fn by_github(&self, handle: &str, _: &str) -> Option<EntityRef> {

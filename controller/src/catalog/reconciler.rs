@@ -42,8 +42,9 @@ pub struct Settings {
     pub debounce: Duration,
     /// Reconciles running at once, per kind.
     pub concurrency: u16,
-    /// Safety-net resync of each object (no write unless something changed).
-    pub resync: Duration,
+    /// Safety-net resync of each object (no write unless something changed); `None`: rely on
+    /// watches alone, which also saves a scheduler entry per object.
+    pub resync: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -51,7 +52,7 @@ impl Default for Settings {
         Self {
             debounce: Duration::from_millis(300),
             concurrency: 8,
-            resync: Duration::from_secs(3600),
+            resync: None,
         }
     }
 }
@@ -267,7 +268,7 @@ fn narrow<K: CatalogEntity>(
 async fn reconcile<K: CatalogEntity>(
     obj: Arc<Cached<K>>,
     ctx: Arc<Context>,
-    resync: Duration,
+    resync: Option<Duration>,
 ) -> Result<Action, Error> {
     let key = key_of::<K, _>(&*obj).ok_or(Error::MissingMetadata("name or namespace"))?;
     let span = info_span!("reconcile", kind = K::KIND.as_str(), namespace = %key.namespace, name = %key.name);
@@ -312,7 +313,7 @@ async fn reconcile<K: CatalogEntity>(
             .reconciles
             .with_label_values(&[kind, "ok"])
             .inc();
-        Ok(Action::requeue(resync))
+        Ok(resync.map_or_else(Action::await_change, Action::requeue))
     }
     .instrument(span)
     .await
@@ -327,7 +328,7 @@ async fn patch_status<K: CatalogEntity>(
     let body = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
-        "metadata": { "name": key.name },
+        "metadata": { "name": &*key.name },
         "status": serde_json::to_value(desired)?,
     });
     api.patch_status(
