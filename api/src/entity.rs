@@ -1,6 +1,6 @@
 //! What the catalog controller needs to know about every kind, independent of its spec shape.
 
-use std::{collections::BTreeMap, fmt::Debug};
+use std::{borrow::Cow, collections::BTreeMap, fmt::Debug};
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::Resource;
@@ -22,8 +22,9 @@ pub const ENTRA_GROUP_ANNOTATION: &str = "nexus.dev/entra-group";
 /// One reference found in a spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeclaredRef {
-    /// Path of the field, e.g. `spec.dependsOn[1]`, used in conditions.
-    pub field: String,
+    /// Path of the field, e.g. `spec.dependsOn[1]`, used in conditions (borrowed for single
+    /// fields: the controller keeps one per reference of every entity).
+    pub field: Cow<'static, str>,
     /// The relation from the declaring entity's point of view.
     pub relation: RelationType,
     /// The reference as written.
@@ -145,7 +146,7 @@ impl RefCollector {
     /// A single optional reference field.
     pub fn one(
         &mut self,
-        field: &str,
+        field: &'static str,
         relation: RelationType,
         raw: Option<&String>,
         default_kind: EntityKind,
@@ -154,7 +155,7 @@ impl RefCollector {
         if let Some(raw) = raw {
             let target = self.parse(raw, default_kind, allowed);
             self.refs.push(DeclaredRef {
-                field: field.to_string(),
+                field: Cow::Borrowed(field),
                 relation,
                 raw: raw.clone(),
                 target,
@@ -175,7 +176,7 @@ impl RefCollector {
         for (i, raw) in raws.iter().enumerate() {
             let target = self.parse(raw, default_kind, allowed);
             self.refs.push(DeclaredRef {
-                field: format!("{field}[{i}]"),
+                field: Cow::Owned(format!("{field}[{i}]")),
                 relation,
                 raw: raw.clone(),
                 target,

@@ -24,7 +24,7 @@ pub struct Context {
     /// Restricts every watch to one namespace.
     pub watch_namespace: Option<String>,
     requeues: RwLock<HashMap<EntityKind, Requeue>>,
-    pending: Mutex<HashMap<EntityKind, HashSet<(String, String)>>>,
+    pending: Mutex<HashMap<EntityKind, HashSet<EntityRef>>>,
     /// Generation last reported for objects that do not deserialise.
     invalid_reported: Mutex<HashMap<EntityRef, Option<i64>>>,
     synced_tx: watch::Sender<bool>,
@@ -131,7 +131,7 @@ impl Context {
             return;
         };
         for key in affected {
-            self.mark_pending(key.kind, &key.namespace, &key.name);
+            self.mark_pending(&key);
             if let Some(send) = requeues.get(&key.kind) {
                 send(key.namespace.to_string(), key.name.to_string());
             }
@@ -139,10 +139,11 @@ impl Context {
     }
 
     /// Records that an entity waits in a queue (for the queue depth gauge).
-    pub fn mark_pending(&self, kind: EntityKind, namespace: &str, name: &str) {
+    pub fn mark_pending(&self, key: &EntityRef) {
+        let kind = key.kind;
         if let Ok(mut p) = self.pending.lock() {
             let set = p.entry(kind).or_default();
-            set.insert((namespace.to_string(), name.to_string()));
+            set.insert(key.clone());
             self.metrics
                 .queue_depth
                 .with_label_values(&[kind.as_str()])
@@ -150,10 +151,11 @@ impl Context {
         }
     }
 
-    pub fn mark_started(&self, kind: EntityKind, namespace: &str, name: &str) {
+    pub fn mark_started(&self, key: &EntityRef) {
+        let kind = key.kind;
         if let Ok(mut p) = self.pending.lock() {
             let set = p.entry(kind).or_default();
-            set.remove(&(namespace.to_string(), name.to_string()));
+            set.remove(key);
             self.metrics
                 .queue_depth
                 .with_label_values(&[kind.as_str()])

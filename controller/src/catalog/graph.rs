@@ -236,12 +236,12 @@ impl Graph {
                     view.relations.insert((r.relation, target.clone()));
                 }
                 Ok(target) => view.unresolved.push(Unresolved {
-                    field: r.field.clone(),
+                    field: r.field.to_string(),
                     target: target.to_string(),
                     problem: Problem::NotFound,
                 }),
                 Err(e) => view.unresolved.push(Unresolved {
-                    field: r.field.clone(),
+                    field: r.field.to_string(),
                     target: r.raw.clone(),
                     problem: Problem::Invalid(e.to_string()),
                 }),

@@ -122,7 +122,15 @@ fn node_of<K: CatalogEntity>(obj: &DeserializeGuard<K>) -> Node {
                     r
                 })
                 .collect(),
-            owner_inputs: o.owner_inputs(),
+            owner_inputs: {
+                let mut inputs = o.owner_inputs();
+                if let Some(explicit) = inputs.explicit.as_mut()
+                    && explicit.target.is_ok()
+                {
+                    explicit.raw = String::new();
+                }
+                inputs
+            },
             match_keys: o.match_keys(),
             invalid: None,
         },
@@ -160,7 +168,7 @@ fn on_event<K: CatalogEntity>(ctx: &Context, event: &watcher::Event<DeserializeG
                     warn!(kind, name = obj.meta().name.as_deref(), error = %e.error, "object does not deserialise; reporting it in its status");
                 }
                 if let Some(key) = key_of::<K, _>(obj) {
-                    ctx.mark_pending(K::KIND, &key.namespace, &key.name);
+                    ctx.mark_pending(&key);
                     if !graph.contains(&key) {
                         ctx.note_create();
                     }
@@ -173,7 +181,7 @@ fn on_event<K: CatalogEntity>(ctx: &Context, event: &watcher::Event<DeserializeG
                     .with_label_values(&[kind, "delete"])
                     .inc();
                 if let Some(key) = key_of::<K, _>(obj) {
-                    ctx.mark_started(K::KIND, &key.namespace, &key.name);
+                    ctx.mark_started(&key);
                     affected = graph.remove(&key);
                 }
             }
@@ -277,7 +285,7 @@ async fn reconcile<K: CatalogEntity>(
         // During a bulk import, wait for it to settle so the status is written once with all
         // its relations rather than again for every relation that arrives later.
         ctx.settle().await;
-        ctx.mark_started(K::KIND, &key.namespace, &key.name);
+        ctx.mark_started(&key);
         let kind = K::KIND.as_str();
         let timer = ctx
             .metrics
