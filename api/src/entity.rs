@@ -32,6 +32,28 @@ pub struct DeclaredRef {
     pub target: Result<EntityRef, RefError>,
 }
 
+impl OwnerInputs {
+    /// Inputs of an entity that can have an owner: `spec.owner` and the repository (the
+    /// reference in `repository_field`) taken from its declared references, plus Entra groups.
+    pub fn from_refs(
+        refs: &[DeclaredRef],
+        repository_field: Option<&str>,
+        entra_groups: Vec<String>,
+    ) -> Self {
+        OwnerInputs {
+            applicable: true,
+            explicit: refs.iter().find(|r| r.field == "spec.owner").cloned(),
+            repository: repository_field.and_then(|f| {
+                refs.iter()
+                    .find(|r| r.field == f)
+                    .and_then(|r| r.target.clone().ok())
+            }),
+            entra_groups,
+            ..Default::default()
+        }
+    }
+}
+
 /// Everything ownership resolution may look at, in precedence order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnerInputs {
@@ -185,9 +207,26 @@ impl RefCollector {
         self
     }
 
-    /// The `spec.owner` reference, if one was collected.
-    pub fn owner(&self) -> Option<DeclaredRef> {
-        self.refs.iter().find(|r| r.field == "spec.owner").cloned()
+    /// `spec.owner`: a Team or User, kind defaulting to team.
+    pub fn owner(&mut self, raw: Option<&String>) -> &mut Self {
+        self.one(
+            "spec.owner",
+            RelationType::OwnedBy,
+            raw,
+            EntityKind::Team,
+            OWNER_KINDS,
+        )
+    }
+
+    /// `spec.system`: the System the entity is part of.
+    pub fn system(&mut self, raw: Option<&String>) -> &mut Self {
+        self.one(
+            "spec.system",
+            RelationType::PartOf,
+            raw,
+            EntityKind::System,
+            &[EntityKind::System],
+        )
     }
 
     pub fn finish(&mut self) -> Vec<DeclaredRef> {

@@ -141,20 +141,8 @@ impl CatalogEntity for AzureResource {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                s.owner.as_ref(),
-                Team,
-                OWNER_KINDS,
-            )
-            .one(
-                "spec.system",
-                RelationType::PartOf,
-                s.system.as_ref(),
-                System,
-                &[System],
-            )
+            .owner(s.owner.as_ref())
+            .system(s.system.as_ref())
             .one(
                 "spec.environment",
                 RelationType::DeployedTo,
@@ -176,14 +164,9 @@ impl CatalogEntity for AzureResource {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(self.namespace_or_default())
-                .one(
-                    "spec.owner",
-                    RelationType::OwnedBy,
-                    self.spec.owner.as_ref(),
-                    Team,
-                    OWNER_KINDS,
-                )
-                .owner(),
+                .owner(self.spec.owner.as_ref())
+                .finish()
+                .pop(),
             azure_tags: tags,
             entra_groups: groups,
             ..Default::default()

@@ -108,20 +108,8 @@ impl CatalogEntity for Component {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                Some(&s.owner),
-                Team,
-                OWNER_KINDS,
-            )
-            .one(
-                "spec.system",
-                RelationType::PartOf,
-                s.system.as_ref(),
-                System,
-                &[System],
-            )
+            .owner(Some(&s.owner))
+            .system(s.system.as_ref())
             .one(
                 "spec.subcomponentOf",
                 RelationType::PartOf,
@@ -168,17 +156,11 @@ impl CatalogEntity for Component {
     }
 
     fn owner_inputs(&self) -> OwnerInputs {
-        let refs = self.declared_refs();
-        OwnerInputs {
-            applicable: true,
-            explicit: refs.iter().find(|r| r.field == "spec.owner").cloned(),
-            repository: refs
-                .iter()
-                .find(|r| r.field == "spec.repository")
-                .and_then(|r| r.target.clone().ok()),
-            entra_groups: self.annotated_entra_groups(),
-            ..Default::default()
-        }
+        OwnerInputs::from_refs(
+            &self.declared_refs(),
+            Some("spec.repository"),
+            self.annotated_entra_groups(),
+        )
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

@@ -54,13 +54,7 @@ impl CatalogEntity for Domain {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                Some(&s.owner),
-                Team,
-                OWNER_KINDS,
-            )
+            .owner(Some(&s.owner))
             .one(
                 "spec.subdomainOf",
                 RelationType::PartOf,
@@ -72,20 +66,7 @@ impl CatalogEntity for Domain {
     }
 
     fn owner_inputs(&self) -> OwnerInputs {
-        OwnerInputs {
-            applicable: true,
-            explicit: RefCollector::new(self.namespace_or_default())
-                .one(
-                    "spec.owner",
-                    RelationType::OwnedBy,
-                    Some(&self.spec.owner),
-                    Team,
-                    OWNER_KINDS,
-                )
-                .owner(),
-            entra_groups: self.annotated_entra_groups(),
-            ..Default::default()
-        }
+        OwnerInputs::from_refs(&self.declared_refs(), None, self.annotated_entra_groups())
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

@@ -7,7 +7,6 @@ use super::about::About;
 use crate::{
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     reference::{EntityKind::*, MAX_REF_LEN, ref_rule},
-    relation::RelationType,
     status::EntityStatus,
 };
 
@@ -89,38 +88,13 @@ impl CatalogEntity for Environment {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                s.owner.as_ref(),
-                Team,
-                OWNER_KINDS,
-            )
-            .one(
-                "spec.system",
-                RelationType::PartOf,
-                s.system.as_ref(),
-                System,
-                &[System],
-            )
+            .owner(s.owner.as_ref())
+            .system(s.system.as_ref())
             .finish()
     }
 
     fn owner_inputs(&self) -> OwnerInputs {
-        OwnerInputs {
-            applicable: true,
-            explicit: RefCollector::new(self.namespace_or_default())
-                .one(
-                    "spec.owner",
-                    RelationType::OwnedBy,
-                    self.spec.owner.as_ref(),
-                    Team,
-                    OWNER_KINDS,
-                )
-                .owner(),
-            entra_groups: self.annotated_entra_groups(),
-            ..Default::default()
-        }
+        OwnerInputs::from_refs(&self.declared_refs(), None, self.annotated_entra_groups())
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

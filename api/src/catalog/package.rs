@@ -113,13 +113,7 @@ impl CatalogEntity for Package {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                s.owner.as_ref(),
-                Team,
-                OWNER_KINDS,
-            )
+            .owner(s.owner.as_ref())
             .one(
                 "spec.producedBy",
                 RelationType::ProducedBy,
@@ -131,20 +125,7 @@ impl CatalogEntity for Package {
     }
 
     fn owner_inputs(&self) -> OwnerInputs {
-        OwnerInputs {
-            applicable: true,
-            explicit: RefCollector::new(self.namespace_or_default())
-                .one(
-                    "spec.owner",
-                    RelationType::OwnedBy,
-                    self.spec.owner.as_ref(),
-                    Team,
-                    OWNER_KINDS,
-                )
-                .owner(),
-            entra_groups: self.annotated_entra_groups(),
-            ..Default::default()
-        }
+        OwnerInputs::from_refs(&self.declared_refs(), None, self.annotated_entra_groups())
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

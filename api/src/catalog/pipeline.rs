@@ -138,13 +138,7 @@ impl CatalogEntity for Pipeline {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                s.owner.as_ref(),
-                Team,
-                OWNER_KINDS,
-            )
+            .owner(s.owner.as_ref())
             .one(
                 "spec.component",
                 RelationType::Builds,
@@ -170,17 +164,11 @@ impl CatalogEntity for Pipeline {
     }
 
     fn owner_inputs(&self) -> OwnerInputs {
-        let refs = self.declared_refs();
-        OwnerInputs {
-            applicable: true,
-            explicit: refs.iter().find(|r| r.field == "spec.owner").cloned(),
-            repository: refs
-                .iter()
-                .find(|r| r.field == "spec.repository")
-                .and_then(|r| r.target.clone().ok()),
-            entra_groups: self.annotated_entra_groups(),
-            ..Default::default()
-        }
+        OwnerInputs::from_refs(
+            &self.declared_refs(),
+            Some("spec.repository"),
+            self.annotated_entra_groups(),
+        )
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

@@ -8,7 +8,6 @@ use super::about::About;
 use crate::{
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     reference::{EntityKind::*, EntityRef, MAX_REF_LEN, ref_rule},
-    relation::RelationType,
     status::EntityStatus,
 };
 
@@ -115,13 +114,7 @@ impl CatalogEntity for Repository {
 
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                self.spec.owner.as_ref(),
-                Team,
-                OWNER_KINDS,
-            )
+            .owner(self.spec.owner.as_ref())
             .finish()
     }
 
@@ -130,14 +123,9 @@ impl CatalogEntity for Repository {
         OwnerInputs {
             applicable: true,
             explicit: RefCollector::new(ns.clone())
-                .one(
-                    "spec.owner",
-                    RelationType::OwnedBy,
-                    self.spec.owner.as_ref(),
-                    Team,
-                    OWNER_KINDS,
-                )
-                .owner(),
+                .owner(self.spec.owner.as_ref())
+                .finish()
+                .pop(),
             repository: self
                 .metadata
                 .name

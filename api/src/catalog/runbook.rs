@@ -84,13 +84,7 @@ impl CatalogEntity for Runbook {
     fn declared_refs(&self) -> Vec<DeclaredRef> {
         let s = &self.spec;
         RefCollector::new(self.namespace_or_default())
-            .one(
-                "spec.owner",
-                RelationType::OwnedBy,
-                s.owner.as_ref(),
-                Team,
-                OWNER_KINDS,
-            )
+            .owner(s.owner.as_ref())
             .many(
                 "spec.appliesTo",
                 RelationType::RunbookFor,
@@ -109,17 +103,11 @@ impl CatalogEntity for Runbook {
     }
 
     fn owner_inputs(&self) -> OwnerInputs {
-        let refs = self.declared_refs();
-        OwnerInputs {
-            applicable: true,
-            explicit: refs.iter().find(|r| r.field == "spec.owner").cloned(),
-            repository: refs
-                .iter()
-                .find(|r| r.field == "spec.source.repository")
-                .and_then(|r| r.target.clone().ok()),
-            entra_groups: self.annotated_entra_groups(),
-            ..Default::default()
-        }
+        OwnerInputs::from_refs(
+            &self.declared_refs(),
+            Some("spec.source.repository"),
+            self.annotated_entra_groups(),
+        )
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

@@ -440,14 +440,10 @@ mod tests {
             EntityKind::Component,
             &[],
         );
-        let explicit = c.owner();
+        let refs = c.finish();
         Node {
-            refs: c.finish(),
-            owner_inputs: OwnerInputs {
-                applicable: true,
-                explicit,
-                ..Default::default()
-            },
+            owner_inputs: OwnerInputs::from_refs(&refs, None, vec![]),
+            refs,
             ..Default::default()
         }
     }
