@@ -84,7 +84,7 @@ cluster-down: ## Stop the local control plane (keeps its data; `hack/cluster.sh 
 .PHONY: dev
 dev: tools ## Control plane + CRDs + examples/ + the controller (foreground; Ctrl-C stops it)
 	$(CARGO) build -p nexus-controller
-	eval "$$(NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh up)"; \
+	@eval "$$(NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh up)"; \
 	export PATH="$(K8S_BIN):$$PATH"; \
 	kubectl apply --server-side -f crds/ >/dev/null; \
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
