@@ -120,7 +120,7 @@ mod tests {
         let c = Cached::from_guard(guard);
         assert!(
             c.status
-                .is_some_and(|s| s.conditions.is_empty() && s.hash != 0)
+                .is_some_and(|s| s.conditions().is_empty() && s.hash != 0)
         );
         assert!(c.metadata.annotations.is_none() && c.metadata.labels.is_none());
         assert_eq!(

@@ -297,7 +297,8 @@ async fn reconcile<K: CatalogEntity>(
             Err(_) => return Ok(Action::requeue(Duration::from_secs(1))),
         };
         let current = obj.status.as_ref();
-        let existing = current.map(|c| c.conditions.as_slice()).unwrap_or_default();
+        let existing = current.map(|c| c.conditions()).unwrap_or_default();
+        let existing = existing.as_slice();
         let generation = obj.meta().generation;
         let desired = status::desired(&view, generation, existing, Timestamp::now());
         let write = match &obj.invalid {

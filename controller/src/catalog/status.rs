@@ -1,7 +1,10 @@
 //! Turns a graph [`View`] into the status the catalog controller owns, and decides whether it
 //! differs from what is stored (no write when nothing changed).
 
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp};
+use k8s_openapi::{
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
+};
 use nexus_api::{
     EntityStatus, OwnerSource, Relation, ResolvedOwner, UnresolvedRef,
     conditions::{self, FALSE, NewCondition, OWNER_RESOLVED, READY, RELATIONS_RESOLVED, TRUE},
@@ -175,13 +178,38 @@ fn owner_condition(view: &View) -> NewCondition {
     }
 }
 
-/// What the controller remembers of a stored status: its own conditions without messages (for
-/// transition times and readiness changes) and a hash of every field it owns (to decide whether
-/// to write). Remembering this instead of the status itself keeps relation lists out of memory.
+/// What the controller remembers of a stored status: its own conditions reduced to type, status
+/// and transition time (all the merge and the readiness events need) and a hash of every field
+/// it owns (to decide whether to write). At 100k entities, remembering this instead of the
+/// status itself keeps relation lists and condition messages out of memory.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoredStatus {
-    pub conditions: Vec<Condition>,
+    conditions: Vec<StoredCondition>,
     pub hash: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StoredCondition {
+    type_: &'static str,
+    status: &'static str,
+    last_transition_time: Timestamp,
+}
+
+impl StoredStatus {
+    /// The remembered conditions in metav1 shape (reason and message left empty).
+    pub fn conditions(&self) -> Vec<Condition> {
+        self.conditions
+            .iter()
+            .map(|c| Condition {
+                type_: c.type_.to_string(),
+                status: c.status.to_string(),
+                last_transition_time: Time(c.last_transition_time),
+                reason: String::new(),
+                message: String::new(),
+                observed_generation: None,
+            })
+            .collect()
+    }
 }
 
 /// Summarises a status read from the apiserver.
@@ -195,14 +223,18 @@ pub fn stored(status: &EntityStatus) -> StoredStatus {
             .collect(),
         ..status.clone()
     };
+    let statuses = [TRUE, FALSE, conditions::UNKNOWN];
     StoredStatus {
         hash: hash_of(&owned),
         conditions: owned
             .conditions
-            .into_iter()
-            .map(|c| Condition {
-                message: String::new(),
-                ..c
+            .iter()
+            .filter_map(|c| {
+                Some(StoredCondition {
+                    type_: OWNED_CONDITIONS.into_iter().find(|t| *t == c.type_)?,
+                    status: statuses.into_iter().find(|s| *s == c.status)?,
+                    last_transition_time: c.last_transition_time.0,
+                })
             })
             .collect(),
     }
@@ -258,7 +290,7 @@ mod tests {
         let second = desired(
             &resolved_view(),
             Some(1),
-            &stored(&first).conditions,
+            &stored(&first).conditions(),
             ts(20),
         );
         assert!(
@@ -268,7 +300,7 @@ mod tests {
         let bumped = desired(
             &resolved_view(),
             Some(2),
-            &stored(&first).conditions,
+            &stored(&first).conditions(),
             ts(20),
         );
         assert!(needs_write(Some(&stored(&first)), &bumped));
@@ -303,7 +335,7 @@ mod tests {
         };
         let bad = desired(&v, Some(3), &[], ts(1));
         assert!(conditions::find(&bad.conditions, STALLED).is_some());
-        let fixed = desired(&resolved_view(), Some(4), &stored(&bad).conditions, ts(2));
+        let fixed = desired(&resolved_view(), Some(4), &stored(&bad).conditions(), ts(2));
         assert!(conditions::find(&fixed.conditions, STALLED).is_none());
         assert!(needs_write(Some(&stored(&bad)), &fixed));
     }
@@ -320,7 +352,7 @@ mod tests {
         let again = desired(
             &resolved_view(),
             Some(1),
-            &stored(&on_server).conditions,
+            &stored(&on_server).conditions(),
             ts(5),
         );
         assert!(!needs_write(Some(&stored(&on_server)), &again));
