@@ -99,8 +99,9 @@ pub trait CatalogEntity:
     /// References declared in the spec, `spec.owner` included.
     fn declared_refs(&self) -> Vec<DeclaredRef>;
 
-    /// Inputs for ownership resolution.
-    fn owner_inputs(&self) -> OwnerInputs {
+    /// Inputs for ownership resolution, given this entity's [`Self::declared_refs`] (passed in
+    /// so a watch event parses the references once).
+    fn owner_inputs(&self, _refs: &[DeclaredRef]) -> OwnerInputs {
         OwnerInputs::default()
     }
 

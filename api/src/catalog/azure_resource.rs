@@ -153,7 +153,7 @@ impl CatalogEntity for AzureResource {
             .finish()
     }
 
-    fn owner_inputs(&self) -> OwnerInputs {
+    fn owner_inputs(&self, refs: &[DeclaredRef]) -> OwnerInputs {
         let mut tags = self.spec.tags.clone();
         let mut groups = self.annotated_entra_groups();
         if let Some(st) = &self.status {
@@ -162,14 +162,8 @@ impl CatalogEntity for AzureResource {
             groups.extend(st.entra_groups.iter().map(|g| g.to_ascii_lowercase()));
         }
         OwnerInputs {
-            applicable: true,
-            explicit: RefCollector::new(self.namespace_or_default())
-                .owner(self.spec.owner.as_ref())
-                .finish()
-                .pop(),
             azure_tags: tags,
-            entra_groups: groups,
-            ..Default::default()
+            ..OwnerInputs::from_refs(refs, None, groups)
         }
     }
 

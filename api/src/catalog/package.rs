@@ -124,8 +124,8 @@ impl CatalogEntity for Package {
             .finish()
     }
 
-    fn owner_inputs(&self) -> OwnerInputs {
-        OwnerInputs::from_refs(&self.declared_refs(), None, self.annotated_entra_groups())
+    fn owner_inputs(&self, refs: &[DeclaredRef]) -> OwnerInputs {
+        OwnerInputs::from_refs(refs, None, self.annotated_entra_groups())
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

@@ -163,12 +163,8 @@ impl CatalogEntity for Pipeline {
             .finish()
     }
 
-    fn owner_inputs(&self) -> OwnerInputs {
-        OwnerInputs::from_refs(
-            &self.declared_refs(),
-            Some("spec.repository"),
-            self.annotated_entra_groups(),
-        )
+    fn owner_inputs(&self, refs: &[DeclaredRef]) -> OwnerInputs {
+        OwnerInputs::from_refs(refs, Some("spec.repository"), self.annotated_entra_groups())
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {

@@ -118,14 +118,9 @@ impl CatalogEntity for Repository {
             .finish()
     }
 
-    fn owner_inputs(&self) -> OwnerInputs {
+    fn owner_inputs(&self, refs: &[DeclaredRef]) -> OwnerInputs {
         let ns = self.namespace_or_default();
         OwnerInputs {
-            applicable: true,
-            explicit: RefCollector::new(ns.clone())
-                .owner(self.spec.owner.as_ref())
-                .finish()
-                .pop(),
             repository: self
                 .metadata
                 .name
@@ -137,8 +132,7 @@ impl CatalogEntity for Repository {
                 .and_then(|s| s.codeowners.as_ref())
                 .map(|c| c.owners.clone())
                 .unwrap_or_default(),
-            entra_groups: self.annotated_entra_groups(),
-            ..Default::default()
+            ..OwnerInputs::from_refs(refs, None, self.annotated_entra_groups())
         }
     }
 

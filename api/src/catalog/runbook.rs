@@ -102,9 +102,9 @@ impl CatalogEntity for Runbook {
             .finish()
     }
 
-    fn owner_inputs(&self) -> OwnerInputs {
+    fn owner_inputs(&self, refs: &[DeclaredRef]) -> OwnerInputs {
         OwnerInputs::from_refs(
-            &self.declared_refs(),
+            refs,
             Some("spec.source.repository"),
             self.annotated_entra_groups(),
         )

@@ -97,14 +97,6 @@ impl MatchIndex {
 }
 
 impl Graph {
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
     pub fn contains(&self, key: &EntityRef) -> bool {
         self.nodes.contains_key(key)
     }
@@ -171,14 +163,7 @@ impl Graph {
             self.reresolve_inferred(&mut affected);
         }
         if key.kind == EntityKind::Repository && codeowners_changed {
-            let deps: Vec<EntityRef> = self
-                .repo_dependents
-                .get(&key)
-                .map(|d| d.iter().cloned().collect())
-                .unwrap_or_default();
-            for dep in deps {
-                self.reresolve(&dep, &mut affected);
-            }
+            self.reresolve_repo_dependents(&key, &mut affected);
         }
         self.reresolve(&key, &mut affected);
         affected.remove(&key);
@@ -197,25 +182,14 @@ impl Graph {
         affected.extend(self.sources_of(key));
         self.unlink(key, &node.refs, &mut affected);
         self.track_inputs(key, Some(&node.owner_inputs), None);
-        if let Some(old) = self.owners.remove(key) {
-            if old.source != OwnerSource::Spec {
-                self.remove_incoming(&old.owner, RelationType::OwnedBy, key);
-            }
-            affected.insert(old.owner);
-        }
+        // With the node gone this drops its owner and the inferred `ownedBy` edge.
+        self.reresolve(key, &mut affected);
         if node.match_keys.is_some() {
             self.rebuild_index();
             self.reresolve_inferred(&mut affected);
         }
         if key.kind == EntityKind::Repository {
-            let deps: Vec<EntityRef> = self
-                .repo_dependents
-                .get(key)
-                .map(|d| d.iter().cloned().collect())
-                .unwrap_or_default();
-            for dep in deps {
-                self.reresolve(&dep, &mut affected);
-            }
+            self.reresolve_repo_dependents(key, &mut affected);
         }
         affected.remove(key);
         affected
@@ -326,6 +300,18 @@ impl Graph {
             if new.applicable && new.explicit.is_none() {
                 self.inferred.insert(key.clone());
             }
+        }
+    }
+
+    /// Recomputes the owners of entities that read this repository's CODEOWNERS.
+    fn reresolve_repo_dependents(&mut self, repo: &EntityRef, affected: &mut HashSet<EntityRef>) {
+        let deps: Vec<EntityRef> = self
+            .repo_dependents
+            .get(repo)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default();
+        for dep in deps {
+            self.reresolve(&dep, affected);
         }
     }
 

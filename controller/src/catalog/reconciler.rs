@@ -20,7 +20,7 @@ use kube::{
     },
 };
 use nexus_api::{
-    CatalogEntity, EntityKind, EntityRef, EntityStatus,
+    CatalogEntity, DeclaredRef, EntityKind, EntityRef, EntityStatus,
     catalog::*,
     conditions::{self, READY, TRUE},
 };
@@ -109,31 +109,25 @@ fn key_of<K: CatalogEntity, R: Resource>(obj: &R) -> Option<EntityRef> {
 
 fn node_of<K: CatalogEntity>(obj: &DeserializeGuard<K>) -> Node {
     match &obj.0 {
-        Ok(o) => Node {
-            refs: o
-                .declared_refs()
-                .into_iter()
-                // The text as written only matters for references that do not parse; the graph
-                // holds one per reference of every entity, so don't keep it otherwise.
-                .map(|mut r| {
-                    if r.target.is_ok() {
-                        r.raw = String::new();
-                    }
-                    r
-                })
-                .collect(),
-            owner_inputs: {
-                let mut inputs = o.owner_inputs();
-                if let Some(explicit) = inputs.explicit.as_mut()
-                    && explicit.target.is_ok()
-                {
-                    explicit.raw = String::new();
+        Ok(o) => {
+            // The text as written only matters for references that do not parse; the graph
+            // holds one per reference of every entity, so don't keep it otherwise.
+            let strip = |mut r: DeclaredRef| {
+                if r.target.is_ok() {
+                    r.raw = String::new();
                 }
-                inputs
-            },
-            match_keys: o.match_keys(),
-            invalid: None,
-        },
+                r
+            };
+            let refs: Vec<DeclaredRef> = o.declared_refs().into_iter().map(strip).collect();
+            let mut owner_inputs = o.owner_inputs(&refs);
+            owner_inputs.explicit = owner_inputs.explicit.map(strip);
+            Node {
+                refs,
+                owner_inputs,
+                match_keys: o.match_keys(),
+                invalid: None,
+            }
+        }
         Err(e) => Node {
             invalid: Some(e.error.clone()),
             ..Default::default()
