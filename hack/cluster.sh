@@ -9,6 +9,7 @@
 #   hack/cluster.sh status          exit 0 iff every component runs and /readyz is ok
 #   hack/cluster.sh env             `export KUBECONFIG=…` and `export PATH=<bindir>:$PATH`
 #   hack/cluster.sh logs [component] [-f]
+#   hack/cluster.sh stop-apiserver | start-apiserver   an apiserver outage, for resilience tests
 #
 # State lives in ${NEXUS_CLUSTER_DIR:-<repo>/.nexus/cluster}; clusters with different state dirs
 # run side by side because every port is picked freely on 127.0.0.1.
@@ -106,7 +107,7 @@ gen_pki() {
     chmod 700 "$PKI"
     # A fresh CA invalidates everything it signed.
     if gen_ca ca nexus-cluster-ca; then
-        rm -f "$PKI"/{apiserver,admin,kube-controller-manager}.{crt,key}
+        rm -f "$PKI"/{apiserver,admin,kube-controller-manager,nexus-apiserver}.{crt,key}
     fi
     if gen_ca front-proxy-ca nexus-front-proxy-ca; then
         rm -f "$PKI"/front-proxy-client.{crt,key}
@@ -116,6 +117,10 @@ gen_pki() {
     gen_cert admin ca "/O=system:masters/CN=nexus-admin" clientAuth
     gen_cert kube-controller-manager ca /CN=system:kube-controller-manager clientAuth
     gen_cert front-proxy-client front-proxy-ca /CN=front-proxy-client clientAuth
+    # Serving certificate of a locally run nexus-apiserver; kube-apiserver checks it against the
+    # APIService's Service name, and curl/browsers against localhost.
+    gen_cert nexus-apiserver ca /CN=nexus-apiserver serverAuth \
+        "DNS:nexus-apiserver.nexus-system.svc, DNS:localhost, IP:127.0.0.1, IP:::1"
     if [[ ! -s "$PKI/sa.key" || ! -s "$PKI/sa.pub" ]]; then
         log "generating service-account key pair"
         openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
@@ -340,6 +345,9 @@ start_etcd() {
     wait_for etcd "health" etcd_healthy
 }
 
+# Aggregated APIs (nexus-apiserver's portal.nexus.dev) are reached the default way, through
+# the Service: locally an ExternalName Service naming 127.0.0.1 (hack/dev-apiservice.sh).
+# --enable-aggregator-routing would route to Endpoints instead, which may not hold loopback IPs.
 start_apiserver() {
     # --endpoint-reconciler-type none: Endpoints may not hold loopback IPs, so with
     # --advertise-address 127.0.0.1 the default reconciler logs an error every 10s; there are no
@@ -365,7 +373,6 @@ start_apiserver() {
         --requestheader-username-headers X-Remote-User \
         --proxy-client-cert-file "$PKI/front-proxy-client.crt" \
         --proxy-client-key-file "$PKI/front-proxy-client.key" \
-        --enable-aggregator-routing=true \
         --allow-privileged=true \
         --max-requests-inflight 1000 \
         --max-mutating-requests-inflight 500
@@ -522,6 +529,20 @@ cmd_status() {
     return "$ok"
 }
 
+# Stops only kube-apiserver (etcd keeps the data); start-apiserver brings it back on the same
+# port with the same certificates, so clients reconnect as after a real restart.
+cmd_stop_apiserver() {
+    load_ports || die "no cluster in $STATE"
+    stop kube-apiserver
+}
+
+cmd_start_apiserver() {
+    load_ports || die "no cluster in $STATE"
+    BIN="$(bin_dir all)"
+    pid_of kube-apiserver >/dev/null && return 0
+    start_apiserver
+}
+
 cmd_env() {
     BIN="$(bin_dir path)"
     [[ -f "$KUBECONFIG_FILE" ]] || log "warning: $KUBECONFIG_FILE does not exist yet (run: $0 up)"
@@ -551,7 +572,7 @@ cmd_logs() {
 }
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -563,5 +584,7 @@ down) cmd_down "$@" ;;
 status) cmd_status "$@" ;;
 env) cmd_env "$@" ;;
 logs) cmd_logs "$@" ;;
+stop-apiserver) cmd_stop_apiserver "$@" ;;
+start-apiserver) cmd_start_apiserver "$@" ;;
 *) usage ;;
 esac

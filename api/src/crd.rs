@@ -151,6 +151,7 @@ mod tests {
         let mut short = std::collections::HashSet::new();
         for (crd, kind) in crds.iter().zip(EntityKind::ALL) {
             assert_eq!(crd.spec.names.kind, kind.as_str());
+            assert_eq!(crd.spec.names.plural, kind.plural());
             let cats = crd.spec.names.categories.clone().unwrap_or_default();
             assert_eq!(cats, ["nexus", "catalog"]);
             for s in crd.spec.names.short_names.clone().unwrap_or_default() {

@@ -86,6 +86,26 @@ impl EntityKind {
         }
     }
 
+    /// The CRD's plural resource name (`components`, `repositories`, `apis`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            EntityKind::Component => "components",
+            EntityKind::System => "systems",
+            EntityKind::Domain => "domains",
+            EntityKind::Repository => "repositories",
+            EntityKind::Pipeline => "pipelines",
+            EntityKind::AzureResource => "azureresources",
+            EntityKind::Environment => "environments",
+            EntityKind::Team => "teams",
+            EntityKind::User => "users",
+            EntityKind::Api => "apis",
+            EntityKind::Package => "packages",
+            EntityKind::Incident => "incidents",
+            EntityKind::WorkItem => "workitems",
+            EntityKind::Runbook => "runbooks",
+        }
+    }
+
     /// Spellings accepted in references besides [`Self::ref_name`]: Backstage calls a team a
     /// `group` and an Azure resource a `resource`.
     fn aliases(self) -> &'static [&'static str] {

@@ -44,6 +44,46 @@ pub enum RelationType {
 }
 
 impl RelationType {
+    pub const ALL: [RelationType; 32] = [
+        RelationType::OwnedBy,
+        RelationType::OwnerOf,
+        RelationType::DependsOn,
+        RelationType::DependencyOf,
+        RelationType::ProvidesApi,
+        RelationType::ApiProvidedBy,
+        RelationType::ConsumesApi,
+        RelationType::ApiConsumedBy,
+        RelationType::PartOf,
+        RelationType::HasPart,
+        RelationType::MemberOf,
+        RelationType::HasMember,
+        RelationType::ChildOf,
+        RelationType::ParentOf,
+        RelationType::HasRepository,
+        RelationType::RepositoryOf,
+        RelationType::Builds,
+        RelationType::BuiltBy,
+        RelationType::DeploysTo,
+        RelationType::DeployedBy,
+        RelationType::DeployedTo,
+        RelationType::Hosts,
+        RelationType::Produces,
+        RelationType::ProducedBy,
+        RelationType::Affects,
+        RelationType::AffectedBy,
+        RelationType::Tracks,
+        RelationType::TrackedBy,
+        RelationType::RunbookFor,
+        RelationType::HasRunbook,
+        RelationType::HasOnCall,
+        RelationType::OnCallFor,
+    ];
+
+    /// Parses the camelCase name written in `status.relations[].type`.
+    pub fn parse(s: &str) -> Option<RelationType> {
+        RelationType::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     /// The name of the same relation seen from the other side.
     pub fn inverse(self) -> RelationType {
         use RelationType::*;
@@ -132,6 +172,14 @@ impl fmt::Display for RelationType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_name_parses_back() {
+        for r in RelationType::ALL {
+            assert_eq!(RelationType::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(RelationType::parse("nope"), None);
+    }
 
     #[test]
     fn inverse_is_an_involution_and_names_match_serde() {

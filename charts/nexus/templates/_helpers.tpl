@@ -192,3 +192,144 @@ Called with (dict "binding" $b).
 {{- end }}
 {{- printf "%s:%v" $host .Values.metrics.port }}
 {{- end }}
+
+{{/*
+---------------------------------------------------------------------------------------------
+nexus-apiserver: the read cache served as the aggregated API portal.nexus.dev and as the portal
+API.
+*/}}
+
+{{/*
+Name of the apiserver's objects (Deployment, Service, ServiceAccount, ClusterRole, …). The
+APIService points at the Service of this name.
+*/}}
+{{- define "nexus.apiserver.fullname" -}}
+{{- printf "%s-apiserver" (include "nexus.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of the apiserver's objects.
+*/}}
+{{- define "nexus.apiserver.labels" -}}
+{{ include "nexus.labels" . }}
+app.kubernetes.io/component: apiserver
+{{- end }}
+
+{{/*
+Selector labels of the apiserver's pods: stable across upgrades (no version, no chart).
+*/}}
+{{- define "nexus.apiserver.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nexus.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: apiserver
+{{- end }}
+
+{{/*
+Name of the apiserver's ServiceAccount.
+*/}}
+{{- define "nexus.apiserver.serviceAccountName" -}}
+{{- if .Values.apiserver.serviceAccount.create }}
+{{- default (include "nexus.apiserver.fullname" .) .Values.apiserver.serviceAccount.name }}
+{{- else }}
+{{- required "apiserver.serviceAccount.name is required when apiserver.serviceAccount.create is false" .Values.apiserver.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Apiserver image reference: repository:tag (tag defaults to the chart's appVersion), or
+repository@digest when a digest is pinned.
+*/}}
+{{- define "nexus.apiserver.image" -}}
+{{- $img := .Values.apiserver.image }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret with the serving certificate of the aggregated API (tls.crt, tls.key): the
+one the chart (helm mode) or cert-manager creates, or the existing one (secret mode).
+*/}}
+{{- define "nexus.apiserver.tlsSecretName" -}}
+{{- $tls := .Values.apiserver.tls }}
+{{- if eq $tls.mode "secret" }}
+{{- required "apiserver.tls.secretName is required when apiserver.tls.mode is secret: name an existing kubernetes.io/tls Secret in the release namespace" $tls.secretName }}
+{{- else }}
+{{- default (printf "%s-tls" (include "nexus.apiserver.fullname" .)) $tls.secretName | trunc 253 }}
+{{- end }}
+{{- end }}
+
+{{/*
+DNS names of the apiserver's Service; the serving certificate carries all of them.
+*/}}
+{{- define "nexus.apiserver.dnsNames" -}}
+{{- $svc := include "nexus.apiserver.fullname" . }}
+{{- $ns := .Release.Namespace }}
+- {{ $svc }}
+- {{ $svc }}.{{ $ns }}
+- {{ $svc }}.{{ $ns }}.svc
+- {{ $svc }}.{{ $ns }}.svc.cluster.local
+{{- end }}
+
+{{/*
+"true" when the portal face (/api/v1 with Entra ID tokens) is on, i.e. an OIDC issuer is set;
+empty otherwise.
+*/}}
+{{- define "nexus.apiserver.portalEnabled" -}}
+{{- if .Values.apiserver.portal.oidc.issuerUrl }}true{{ end }}
+{{- end }}
+
+{{/*
+Resources of the aggregated API portal.nexus.dev/v1alpha1, as a YAML list: entities (namespaced:
+get, list), searches (cluster: list), graphs, impacts, teamviews (namespaced: get), dashboards
+(cluster: get), facets (cluster: list).
+*/}}
+{{- define "nexus.portal.resources" -}}
+- entities
+- searches
+- graphs
+- impacts
+- teamviews
+- dashboards
+- facets
+{{- end }}
+
+{{/*
+Rules the apiserver needs on the catalog: read, never write. Shared by the ClusterRole
+(cluster-wide) and the Role (watchNamespace set).
+*/}}
+{{- define "nexus.apiserver.catalogRules" -}}
+- apiGroups: ["catalog.nexus.dev"]
+  resources:
+    {{- include "nexus.catalog.resources" . | nindent 4 }}
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{/*
+Refuse settings that would switch on the apiserver's development sign-in (locally signed tokens).
+The chart has no value for it; this closes the extraArgs/extraEnv back door.
+*/}}
+{{- define "nexus.apiserver.validate" -}}
+{{- $a := .Values.apiserver }}
+{{- range $a.extraArgs }}
+{{- if or (hasPrefix "--dev-auth" .) (hasPrefix "--dev-key-file" .) }}
+{{- fail (printf "apiserver.extraArgs: %q is not allowed: development sign-in cannot be enabled from the chart (it accepts locally signed tokens)" .) }}
+{{- end }}
+{{- end }}
+{{- range $a.extraEnv }}
+{{- if has .name (list "NEXUS_DEV_AUTH" "NEXUS_DEV_KEY_FILE") }}
+{{- fail (printf "apiserver.extraEnv: %s is not allowed: development sign-in cannot be enabled from the chart (it accepts locally signed tokens)" .name) }}
+{{- end }}
+{{- end }}
+{{- if and $a.portal.oidc.issuerUrl (not $a.portal.oidc.audiences) }}
+{{- fail "apiserver.portal.oidc.audiences is required when apiserver.portal.oidc.issuerUrl is set: the client id (or App ID URI) of the portal's Entra ID app registration" }}
+{{- end }}
+{{- if and $a.portal.ingress.enabled (not $a.portal.oidc.issuerUrl) }}
+{{- fail "apiserver.portal.ingress.enabled needs apiserver.portal.oidc.issuerUrl: without OIDC the portal API is not served" }}
+{{- end }}
+{{- if and $a.portal.ingress.enabled (not $a.portal.ingress.host) }}
+{{- fail "apiserver.portal.ingress.host is required when apiserver.portal.ingress.enabled is true" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,176 @@
+//! Which entities one user may see, computed from SubjectAccessReviews per (kind, namespace)
+//! holding entities — cluster-wide first, so the common "developers read the whole catalog"
+//! binding costs one review per kind — and memoised per user until the TTL passes or the set of
+//! (kind, namespace) pairs changes.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use futures::{StreamExt, stream};
+use moka::sync::Cache as Memo;
+use nexus_api::{EntityKind, EntityRef};
+
+use super::sar::{Attributes, Authorizer, AuthzError};
+use crate::{authn::UserInfo, cache::Cache};
+
+pub const CATALOG_GROUP: &str = "catalog.nexus.dev";
+/// SubjectAccessReviews in flight at once for one visibility computation.
+const PARALLEL_REVIEWS: usize = 16;
+
+#[derive(Debug, Default, Clone)]
+pub struct Visibility {
+    /// Kinds the user may get in every namespace.
+    all_namespaces: HashSet<EntityKind>,
+    /// (kind, namespace) pairs the user may get.
+    namespaces: HashSet<(EntityKind, Arc<str>)>,
+    /// Single entities granted by name (`resourceNames`).
+    names: HashSet<EntityRef>,
+    /// Answered from last-known permissions because the apiserver was unreachable.
+    pub stale: bool,
+}
+
+impl Visibility {
+    /// Sees everything (tests, benchmarks).
+    pub fn everything() -> Self {
+        Self {
+            all_namespaces: EntityKind::ALL.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn can_see(&self, id: &EntityRef) -> bool {
+        self.all_namespaces.contains(&id.kind)
+            || self.namespaces.contains(&(id.kind, id.namespace.clone()))
+            || self.names.contains(id)
+    }
+
+    /// The same visibility plus one entity granted by name.
+    pub fn with_name(&self, id: EntityRef) -> Self {
+        let mut v = self.clone();
+        v.names.insert(id);
+        v
+    }
+
+    pub fn sees_all_of(&self, kind: EntityKind) -> bool {
+        self.all_namespaces.contains(&kind)
+    }
+
+    pub fn sees_everything(&self) -> bool {
+        self.all_namespaces.len() == EntityKind::ALL.len()
+    }
+}
+
+pub struct VisibilityResolver {
+    authorizer: Arc<Authorizer>,
+    memo: Memo<(Arc<UserInfo>, u64), Arc<Visibility>>,
+}
+
+impl VisibilityResolver {
+    pub fn new(authorizer: Arc<Authorizer>, ttl: Duration) -> Self {
+        Self {
+            authorizer,
+            memo: Memo::builder()
+                .max_capacity(20_000)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.authorizer
+    }
+
+    pub async fn resolve(
+        &self,
+        user: &Arc<UserInfo>,
+        cache: &Cache,
+    ) -> Result<Arc<Visibility>, AuthzError> {
+        let (layout, pairs) = {
+            let store = cache.read();
+            let pairs: Vec<(EntityKind, Arc<str>)> = store
+                .partitions()
+                .map(|(k, ns, _)| (k, ns.clone()))
+                .collect();
+            (store.layout_version(), pairs)
+        };
+        let key = (user.clone(), layout);
+        if let Some(v) = self.memo.get(&key) {
+            return Ok(v);
+        }
+        let mut visibility = Visibility::default();
+        let cluster_wide: Vec<_> = stream::iter(EntityKind::ALL)
+            .map(|kind| async move {
+                let attributes = Attributes::get(CATALOG_GROUP, kind.plural(), None);
+                (kind, self.authorizer.check(user, &attributes).await)
+            })
+            .buffer_unordered(PARALLEL_REVIEWS)
+            .collect()
+            .await;
+        for (kind, decision) in cluster_wide {
+            let decision = decision?;
+            visibility.stale |= decision.stale;
+            if decision.allowed {
+                visibility.all_namespaces.insert(kind);
+            }
+        }
+        let remaining: Vec<_> = pairs
+            .into_iter()
+            .filter(|(kind, _)| !visibility.all_namespaces.contains(kind))
+            .collect();
+        let per_namespace: Vec<_> = stream::iter(remaining)
+            .map(|(kind, ns)| async move {
+                let attributes = Attributes::get(CATALOG_GROUP, kind.plural(), Some(&ns));
+                let decision = self.authorizer.check(user, &attributes).await;
+                (kind, ns, decision)
+            })
+            .buffer_unordered(PARALLEL_REVIEWS)
+            .collect()
+            .await;
+        for (kind, ns, decision) in per_namespace {
+            let decision = decision?;
+            visibility.stale |= decision.stale;
+            if decision.allowed {
+                visibility.namespaces.insert((kind, ns));
+            }
+        }
+        let visibility = Arc::new(visibility);
+        // A stale answer is not memoised: the next request asks again.
+        if !visibility.stale {
+            self.memo.insert(key, visibility.clone());
+        }
+        Ok(visibility)
+    }
+
+    /// Whether `user` may get this one entity, including grants by resource name.
+    pub async fn can_get(
+        &self,
+        user: &Arc<UserInfo>,
+        visibility: &Visibility,
+        id: &EntityRef,
+    ) -> Result<bool, AuthzError> {
+        if visibility.can_see(id) {
+            return Ok(true);
+        }
+        let attributes =
+            Attributes::get(CATALOG_GROUP, id.kind.plural(), Some(&id.namespace)).named(&id.name);
+        Ok(self.authorizer.check(user, &attributes).await?.allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visibility_by_kind_and_namespace() {
+        let mut v = Visibility::default();
+        v.all_namespaces.insert(EntityKind::Team);
+        v.namespaces
+            .insert((EntityKind::Component, "team-a".into()));
+        assert!(v.can_see(&"team:x/t".parse().unwrap()));
+        assert!(v.can_see(&"component:team-a/web".parse().unwrap()));
+        assert!(!v.can_see(&"component:team-b/web".parse().unwrap()));
+        assert!(!v.can_see(&"api:team-a/web".parse().unwrap()));
+        assert!(!v.sees_everything());
+        assert!(Visibility::everything().sees_everything());
+    }
+}

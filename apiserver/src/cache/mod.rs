@@ -1,0 +1,142 @@
+//! The read cache: entities from watches, a search index over them, indexes for views, and a
+//! change stream. Writers are the per-kind watch loops ([`watch`]); readers are request
+//! handlers, which take the store's read lock for the duration of one query.
+
+pub mod entity;
+pub mod index;
+pub mod store;
+pub mod sync;
+pub mod watch;
+
+use std::{
+    sync::{Arc, RwLock, RwLockReadGuard},
+    time::Duration,
+};
+
+use nexus_api::{EntityKind, EntityRef};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use self::{
+    entity::Entity,
+    index::{IndexError, IndexOp, Indexer, SearchIndex},
+    store::{Change, Store},
+    sync::SyncState,
+};
+use crate::metrics::Metrics;
+
+/// Changes a live-update subscriber may fall behind by before it is told to refetch.
+const CHANGE_BUFFER: usize = 16 * 1024;
+
+pub struct Cache {
+    store: RwLock<Store>,
+    pub index: SearchIndex,
+    changes: broadcast::Sender<Arc<Change>>,
+    pub sync: SyncState,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Cache {
+    /// The cache and its index writer; run the writer with `std::thread::spawn(|| indexer.run())`.
+    pub fn new(
+        commit_interval: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Arc<Cache>, Indexer), IndexError> {
+        let (index, indexer) = SearchIndex::new(commit_interval)?;
+        let (changes, _) = broadcast::channel(CHANGE_BUFFER);
+        let cache = Cache {
+            store: RwLock::new(Store::default()),
+            index,
+            changes,
+            sync: SyncState::new(),
+            metrics,
+        };
+        Ok((Arc::new(cache), indexer))
+    }
+
+    /// A consistent view for one query. Never hold it across an `.await`.
+    pub fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.changes.subscribe()
+    }
+
+    /// Adds or replaces one object from a list or watch. A malformed object is counted and
+    /// skipped; whatever the cache held for it stays.
+    pub fn apply(&self, kind: EntityKind, object: Value) {
+        let entity = match Entity::from_object(kind, object) {
+            Ok(entity) => entity,
+            Err(error) => {
+                self.metrics.malformed(kind);
+                tracing::warn!(kind = kind.as_str(), %error, "skipping malformed object");
+                return;
+            }
+        };
+        let change = {
+            let mut store = self.store.write().unwrap_or_else(|p| p.into_inner());
+            let change = store.upsert(entity);
+            self.metrics.set_size(&store);
+            change
+        };
+        if let Some((slot, change)) = change {
+            self.index
+                .send(IndexOp::Upsert(slot, change.entity().clone()));
+            self.publish(change);
+        }
+    }
+
+    pub fn delete(&self, id: &EntityRef) {
+        let change = {
+            let mut store = self.store.write().unwrap_or_else(|p| p.into_inner());
+            let change = store.remove(id);
+            self.metrics.set_size(&store);
+            change
+        };
+        if let Some((slot, change)) = change {
+            self.index.send(IndexOp::Delete(slot));
+            self.publish(change);
+        }
+    }
+
+    /// After a (re)list: the objects of `kind` are exactly `objects`. Entities that vanished
+    /// while the watch was down are deleted, so a relist loses nothing and keeps nothing stale.
+    pub fn replace_kind(&self, kind: EntityKind, objects: Vec<Value>) {
+        let mut seen = std::collections::HashSet::with_capacity(objects.len());
+        for object in objects {
+            let id = object_ref(kind, &object);
+            self.apply(kind, object);
+            if let Some(id) = id {
+                seen.insert(id);
+            }
+        }
+        let gone: Vec<EntityRef> = self
+            .read()
+            .ids_of_kind(kind)
+            .into_iter()
+            .filter(|id| !seen.contains(id))
+            .collect();
+        for id in gone {
+            self.delete(&id);
+        }
+    }
+
+    fn publish(&self, change: Change) {
+        self.metrics.change(change.type_name());
+        // No subscribers is fine.
+        let _ = self.changes.send(Arc::new(change));
+    }
+}
+
+/// The reference of a raw object, if it has a name and namespace.
+pub fn object_ref(kind: EntityKind, object: &Value) -> Option<EntityRef> {
+    let meta = object.get("metadata")?;
+    Some(EntityRef::new(
+        kind,
+        meta.get("namespace")?.as_str()?,
+        meta.get("name")?.as_str()?,
+    ))
+}

@@ -1,0 +1,347 @@
+//! The portal API, `/api/v1`: the same queries as the aggregated face, authenticated with
+//! bearer tokens (Entra ID, or dev tokens under `make dev`) and authorised with the same
+//! SubjectAccessReviews.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Path, RawQuery, State},
+    http::HeaderMap,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use nexus_api::{EntityKind, EntityRef};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{ApiError, Caller, SharedState, observe, params::Params};
+use crate::{
+    authn::UserInfo,
+    cache::sync::Freshness,
+    query::{self, dashboard, entity, graph, parse_kind, parse_ref, search, team},
+};
+
+pub const SEARCH_PARAMS: &[&str] = &[
+    "q",
+    "kind",
+    "namespace",
+    "owner",
+    "lifecycle",
+    "type",
+    "tag",
+    "sort",
+    "limit",
+    "cursor",
+    "facets",
+];
+
+pub fn router(state: SharedState) -> Router {
+    let mut router = Router::new()
+        .route("/api/v1/search", get(search_handler))
+        .route("/api/v1/facets", get(facets_handler))
+        .route(
+            "/api/v1/entities/{kind}/{namespace}/{name}",
+            get(entity_handler),
+        )
+        .route(
+            "/api/v1/entities/{kind}/{namespace}/{name}/graph",
+            get(graph_handler),
+        )
+        .route(
+            "/api/v1/entities/{kind}/{namespace}/{name}/impact",
+            get(impact_handler),
+        )
+        .route("/api/v1/teams/{namespace}/{name}", get(team_handler))
+        .route("/api/v1/me", get(me_handler))
+        .route("/api/v1/me/dashboard", get(dashboard_handler))
+        .route("/api/v1/status", get(status_handler))
+        .route("/api/v1/stream", get(super::stream::portal_stream))
+        .route("/api/v1/openapi.json", get(super::openapi::portal_document));
+    if state.bearer.as_ref().is_some_and(|b| b.is_dev()) {
+        router = router
+            .route("/api/v1/dev/users", get(dev_users))
+            .route("/api/v1/dev/token", post(dev_token));
+    }
+    router
+        .fallback(|| async {
+            ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into())
+        })
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), "portal"),
+            observe,
+        ))
+        .with_state(state)
+}
+
+/// A portal answer with the cache's freshness attached.
+#[derive(Serialize)]
+pub struct WithCache<T: Serialize> {
+    #[serde(flatten)]
+    pub body: T,
+    pub cache: Freshness,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub permissions_stale: bool,
+}
+
+pub fn answer<T: Serialize>(state: &SharedState, caller: &Caller, body: T) -> Response {
+    Json(WithCache {
+        body,
+        cache: state.cache.sync.freshness(),
+        permissions_stale: caller.visibility.stale,
+    })
+    .into_response()
+}
+
+pub async fn authenticate(state: &SharedState, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+    let bearer = state
+        .bearer
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("portal authentication is not configured".into()))?;
+    Ok(bearer.authenticate(headers).await?)
+}
+
+pub fn search_from(params: &Params) -> Result<search::Search, ApiError> {
+    let get = |k: &str| params.get(k).map(str::to_string);
+    let raw = search::SearchParams {
+        q: get("q"),
+        kind: get("kind"),
+        namespace: get("namespace"),
+        owner: get("owner"),
+        lifecycle: get("lifecycle"),
+        type_: get("type"),
+        tag: get("tag"),
+        sort: get("sort"),
+        limit: get("limit"),
+        cursor: get("cursor"),
+        facets: get("facets"),
+    };
+    Ok(raw.validate()?)
+}
+
+async fn search_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let params = Params::parse(raw.as_deref(), SEARCH_PARAMS)?;
+    let search = search_from(&params)?;
+    let caller = state
+        .authorize(user, "list", "searches", None, None)
+        .await?;
+    let result = search::run(&state.cache, &caller.visibility, &search)?;
+    Ok(answer(&state, &caller, result))
+}
+
+async fn facets_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let params = Params::parse(raw.as_deref(), &SEARCH_PARAMS[..7])?;
+    let mut search = search_from(&params)?;
+    search.limit = 0;
+    search.facets = true;
+    let caller = state.authorize(user, "list", "facets", None, None).await?;
+    let result = search::run(&state.cache, &caller.visibility, &search)?;
+    Ok(answer(
+        &state,
+        &caller,
+        json!({"total": result.total, "facets": result.facets}),
+    ))
+}
+
+fn entity_ref(kind: &str, namespace: &str, name: &str) -> Result<EntityRef, ApiError> {
+    let kind = parse_kind(kind)?;
+    Ok(parse_ref(&format!(
+        "{}:{namespace}/{name}",
+        kind.ref_name()
+    ))?)
+}
+
+/// Authorises `resource` in the entity's namespace and widens visibility by a name grant when
+/// RBAC gives the caller this one entity by `resourceNames`.
+async fn caller_for(
+    state: &SharedState,
+    user: UserInfo,
+    resource: &str,
+    id: &EntityRef,
+) -> Result<Caller, ApiError> {
+    let mut caller = state
+        .authorize(user, "get", resource, Some(&id.namespace), None)
+        .await?;
+    if !caller.visibility.can_see(id)
+        && state
+            .resolver
+            .can_get(&caller.user, &caller.visibility, id)
+            .await?
+    {
+        caller.visibility = Arc::new(caller.visibility.with_name(id.clone()));
+    }
+    Ok(caller)
+}
+
+async fn entity_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    Params::parse(raw.as_deref(), &[])?;
+    let id = entity_ref(&kind, &namespace, &name)?;
+    let caller = caller_for(&state, user, "entities", &id).await?;
+    let view = entity::get(&state.cache, &caller.visibility, &id)?;
+    Ok(answer(&state, &caller, view))
+}
+
+async fn graph_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let params = Params::parse(raw.as_deref(), &["depth", "relations"])?;
+    let graph_params = graph::parse_params(params.get("depth"), params.get("relations"))?;
+    let id = entity_ref(&kind, &namespace, &name)?;
+    let caller = caller_for(&state, user, "graphs", &id).await?;
+    let graph = graph::neighbourhood(&state.cache, &caller.visibility, &id, &graph_params)?;
+    Ok(answer(&state, &caller, graph))
+}
+
+async fn impact_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    Params::parse(raw.as_deref(), &[])?;
+    let id = entity_ref(&kind, &namespace, &name)?;
+    let caller = caller_for(&state, user, "impacts", &id).await?;
+    let impact = graph::impact(&state.cache, &caller.visibility, &id)?;
+    Ok(answer(&state, &caller, impact))
+}
+
+async fn team_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    Params::parse(raw.as_deref(), &[])?;
+    let id = entity_ref("team", &namespace, &name)?;
+    let caller = caller_for(&state, user, "teamviews", &id).await?;
+    let view = team::view(&state.cache, &caller.visibility, &id)?;
+    Ok(answer(&state, &caller, view))
+}
+
+async fn dashboard_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    Params::parse(raw.as_deref(), &[])?;
+    let caller = state
+        .authorize(user, "get", "dashboards", None, Some("me"))
+        .await?;
+    let board = dashboard::build(&state.cache, &caller.visibility, &caller.user);
+    Ok(answer(&state, &caller, board))
+}
+
+async fn me_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let caller = state
+        .authorize(user, "get", "dashboards", None, Some("me"))
+        .await?;
+    let visible_kinds: Vec<&str> = EntityKind::ALL
+        .into_iter()
+        .filter(|k| caller.visibility.sees_all_of(*k))
+        .map(EntityKind::as_str)
+        .collect();
+    let body = json!({
+        "user": &*caller.user,
+        "seesEverything": caller.visibility.sees_everything(),
+        "kindsVisibleEverywhere": visible_kinds,
+    });
+    Ok(answer(&state, &caller, body))
+}
+
+async fn status_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let caller = state.authorize(user, "list", "facets", None, None).await?;
+    let mut all = search::Search::all();
+    all.limit = 0;
+    let result = query::search::run(&state.cache, &caller.visibility, &all)?;
+    let kinds = result.facets.map(|f| f.kind).unwrap_or_default();
+    let body = json!({
+        "entities": result.total,
+        "byKind": kinds,
+        "indexPending": state.cache.index.pending(),
+    });
+    Ok(answer(&state, &caller, body))
+}
+
+const DEV_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevTokenRequest {
+    user: String,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+/// Dev-auth only: the example users to sign in as.
+async fn dev_users(State(state): State<SharedState>) -> Response {
+    let store = state.cache.read();
+    let users: Vec<_> = store
+        .iter()
+        .filter(|e| e.id.kind == EntityKind::User)
+        .map(|e| {
+            let email = match &e.facts {
+                crate::cache::entity::KindFacts::User(u) => u.email.clone(),
+                _ => None,
+            };
+            let teams: Vec<String> = e
+                .related(nexus_api::RelationType::MemberOf)
+                .map(ToString::to_string)
+                .collect();
+            json!({"ref": e.id.to_string(), "name": e.display_name(), "email": email, "teams": teams})
+        })
+        .collect();
+    Json(json!({ "users": users })).into_response()
+}
+
+/// Dev-auth only: a token for a chosen user and groups.
+async fn dev_token(
+    State(state): State<SharedState>,
+    body: Result<Json<DevTokenRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body.map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
+    if request.user.trim().is_empty() {
+        return Err(ApiError::BadRequest("user must not be empty".into()));
+    }
+    let Some(crate::authn::bearer::BearerAuth::Dev(dev)) = state.bearer.as_deref() else {
+        return Err(ApiError::NotFound("dev-auth is off".into()));
+    };
+    let token = dev
+        .mint(&request.user, &request.groups, DEV_TOKEN_TTL)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(
+        Json(json!({"token": token, "user": request.user, "groups": request.groups}))
+            .into_response(),
+    )
+}

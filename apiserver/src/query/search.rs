@@ -1,0 +1,503 @@
+//! Search and browse: free text + filters + facets + sort + cursor pagination.
+//!
+//! Facets are counted over every visible match (after all filters), so they never count an
+//! entity the caller cannot open. The cursor carries the last item's sort key, not an offset:
+//! pages stay consistent while entities are added or removed between requests.
+
+use std::{cmp::Ordering, collections::HashMap, sync::Arc};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use nexus_api::EntityKind;
+use serde::{Deserialize, Serialize};
+
+use super::{QueryError, Summary, parse_kind};
+use crate::{
+    authz::Visibility,
+    cache::{Cache, entity::Entity},
+};
+
+pub const DEFAULT_LIMIT: usize = 25;
+pub const MAX_LIMIT: usize = 500;
+const MAX_FACET_VALUES: usize = 50;
+const MAX_QUERY_LEN: usize = 512;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    Relevance,
+    Name,
+    Kind,
+    Namespace,
+}
+
+/// Raw query-string parameters (both faces use the same names).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct SearchParams {
+    pub q: Option<String>,
+    /// Comma-separated; repeated values are joined by the face.
+    pub kind: Option<String>,
+    pub namespace: Option<String>,
+    pub owner: Option<String>,
+    pub lifecycle: Option<String>,
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    pub tag: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    /// `false` skips facet counting (typeahead).
+    pub facets: Option<String>,
+}
+
+/// Validated search.
+#[derive(Debug, Clone)]
+pub struct Search {
+    pub text: String,
+    pub kinds: Vec<EntityKind>,
+    pub namespaces: Vec<String>,
+    pub owners: Vec<String>,
+    pub lifecycles: Vec<String>,
+    pub types: Vec<String>,
+    pub tags: Vec<String>,
+    pub sort: Sort,
+    pub limit: usize,
+    pub after: Option<CursorKey>,
+    pub facets: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CursorKey {
+    /// Fingerprint of the query the cursor belongs to.
+    f: u64,
+    /// Score (relevance) of the last item.
+    s: f32,
+    /// Sort key of the last item.
+    k: String,
+}
+
+fn list(raw: &Option<String>) -> Vec<String> {
+    raw.as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl SearchParams {
+    pub fn validate(&self) -> Result<Search, QueryError> {
+        let text = self.q.clone().unwrap_or_default();
+        if text.len() > MAX_QUERY_LEN {
+            return Err(QueryError::BadRequest(format!(
+                "q is {} bytes; at most {MAX_QUERY_LEN} are accepted",
+                text.len()
+            )));
+        }
+        let kinds = list(&self.kind)
+            .iter()
+            .map(|k| parse_kind(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sort = match self.sort.as_deref() {
+            None | Some("") => {
+                if text.trim().is_empty() {
+                    Sort::Name
+                } else {
+                    Sort::Relevance
+                }
+            }
+            Some("relevance") => Sort::Relevance,
+            Some("name") => Sort::Name,
+            Some("kind") => Sort::Kind,
+            Some("namespace") => Sort::Namespace,
+            Some(other) => {
+                return Err(QueryError::BadRequest(format!(
+                    "sort `{other}` is not one of relevance, name, kind, namespace"
+                )));
+            }
+        };
+        let limit = match self.limit.as_deref() {
+            None | Some("") => DEFAULT_LIMIT,
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if n <= MAX_LIMIT => n,
+                _ => {
+                    return Err(QueryError::BadRequest(format!(
+                        "limit `{raw}` must be a whole number from 0 to {MAX_LIMIT}"
+                    )));
+                }
+            },
+        };
+        let facets = match self.facets.as_deref() {
+            None | Some("") | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(QueryError::BadRequest(format!(
+                    "facets `{other}` must be true or false"
+                )));
+            }
+        };
+        let mut search = Search {
+            text,
+            kinds,
+            namespaces: list(&self.namespace),
+            owners: list(&self.owner),
+            lifecycles: list(&self.lifecycle),
+            types: list(&self.type_),
+            tags: list(&self.tag),
+            sort,
+            limit,
+            after: None,
+            facets,
+        };
+        if let Some(raw) = self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            let key: CursorKey = URL_SAFE_NO_PAD
+                .decode(raw)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .ok_or_else(|| {
+                    QueryError::BadRequest("cursor is not one this server issued".into())
+                })?;
+            if key.f != search.fingerprint() {
+                return Err(QueryError::BadRequest(
+                    "cursor belongs to a different query (q, filters or sort changed); start again without it"
+                        .into(),
+                ));
+            }
+            search.after = Some(key);
+        }
+        Ok(search)
+    }
+}
+
+impl Search {
+    pub fn all() -> Search {
+        SearchParams::default()
+            .validate()
+            .unwrap_or_else(|_| unreachable_default())
+    }
+
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.text.trim().hash(&mut h);
+        self.kinds.hash(&mut h);
+        self.namespaces.hash(&mut h);
+        self.owners.hash(&mut h);
+        self.lifecycles.hash(&mut h);
+        self.types.hash(&mut h);
+        self.tags.hash(&mut h);
+        (self.sort as u8).hash(&mut h);
+        h.finish()
+    }
+
+    fn matches(&self, e: &Entity) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&e.id.kind))
+            && (self.namespaces.is_empty()
+                || self.namespaces.iter().any(|n| **n == *e.id.namespace))
+            && (self.owners.is_empty()
+                || e.owner.as_ref().is_some_and(|o| {
+                    let full = o.to_string();
+                    self.owners.iter().any(|w| *w == full || **w == *o.name)
+                }))
+            && (self.lifecycles.is_empty()
+                || e.lifecycle
+                    .as_ref()
+                    .is_some_and(|l| self.lifecycles.contains(l)))
+            && (self.types.is_empty() || e.type_.as_ref().is_some_and(|t| self.types.contains(t)))
+            && (self.tags.is_empty() || self.tags.iter().all(|t| e.tags.contains(t)))
+    }
+
+    /// Sort key without allocating: three borrowed parts compared in order.
+    fn sort_key<'e>(&self, e: &'e Entity) -> Key<'e> {
+        let id = &e.id;
+        match self.sort {
+            Sort::Relevance | Sort::Name => [&*id.name, &*id.namespace, id.kind.ref_name()],
+            Sort::Kind => [id.kind.ref_name(), &*id.name, &*id.namespace],
+            Sort::Namespace => [&*id.namespace, &*id.name, id.kind.ref_name()],
+        }
+    }
+}
+
+type Key<'e> = [&'e str; 3];
+
+fn unreachable_default() -> Search {
+    Search {
+        text: String::new(),
+        kinds: Vec::new(),
+        namespaces: Vec::new(),
+        owners: Vec::new(),
+        lifecycles: Vec::new(),
+        types: Vec::new(),
+        tags: Vec::new(),
+        sort: Sort::Name,
+        limit: DEFAULT_LIMIT,
+        after: None,
+        facets: true,
+    }
+}
+
+/// Index scores say which fields matched; this says how well the query names the entity, so
+/// `checkout` (or `chekout`) ranks the `checkout` system above a work item mentioning checkout.
+fn name_bonus(exact: &str, words: &[String], e: &Entity) -> f32 {
+    let name = e.id.name.to_lowercase();
+    let mut bonus = if name == exact {
+        100.0
+    } else if name.starts_with(exact) {
+        20.0
+    } else if name.contains(exact) {
+        10.0
+    } else {
+        0.0
+    };
+    let name_words: Vec<&str> = name.split(|c: char| !c.is_alphanumeric()).collect();
+    for word in words {
+        if name_words.iter().any(|n| n == word) {
+            bonus += 6.0;
+        } else if name_words.iter().any(|n| n.starts_with(word.as_str())) {
+            bonus += 4.0;
+        } else if name_words.iter().any(|n| within_one_typo(n, word)) {
+            bonus += 3.0;
+        }
+    }
+    // Things people look for by name come before records that mention them.
+    if matches!(
+        e.id.kind,
+        EntityKind::Component
+            | EntityKind::System
+            | EntityKind::Api
+            | EntityKind::Team
+            | EntityKind::Domain
+            | EntityKind::User
+    ) {
+        bonus += 0.5;
+    }
+    bonus
+}
+
+/// Levenshtein distance ≤ 1 (or ≤ 2 for words of 8+ letters), counting a transposition as one.
+fn within_one_typo(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let limit = if b.len() >= 8 { 2 } else { 1 };
+    if a.len().abs_diff(b.len()) > limit || b.len() < 4 {
+        return false;
+    }
+    // Optimal string alignment distance, small inputs only.
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()] <= limit
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResult {
+    pub items: Vec<Hit>,
+    /// Visible matches in total (all pages).
+    pub total: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Facets>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hit {
+    #[serde(flatten)]
+    pub entity: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
+    #[serde(skip)]
+    pub arc: Option<Arc<Entity>>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Facets {
+    pub kind: Vec<FacetValue>,
+    pub namespace: Vec<FacetValue>,
+    pub owner: Vec<FacetValue>,
+    pub lifecycle: Vec<FacetValue>,
+    #[serde(rename = "type")]
+    pub type_: Vec<FacetValue>,
+    pub tag: Vec<FacetValue>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: usize,
+}
+
+#[derive(Default)]
+struct FacetCounts<'a> {
+    kind: HashMap<&'static str, usize>,
+    namespace: HashMap<&'a str, usize>,
+    owner: HashMap<String, usize>,
+    lifecycle: HashMap<&'a str, usize>,
+    type_: HashMap<&'a str, usize>,
+    tag: HashMap<&'a str, usize>,
+}
+
+impl<'a> FacetCounts<'a> {
+    fn add(&mut self, e: &'a Entity) {
+        *self.kind.entry(e.id.kind.as_str()).or_default() += 1;
+        *self.namespace.entry(&e.id.namespace).or_default() += 1;
+        if let Some(owner) = &e.owner {
+            *self.owner.entry(owner.to_string()).or_default() += 1;
+        }
+        if let Some(l) = &e.lifecycle {
+            *self.lifecycle.entry(l).or_default() += 1;
+        }
+        if let Some(t) = &e.type_ {
+            *self.type_.entry(t).or_default() += 1;
+        }
+        for tag in &e.tags {
+            *self.tag.entry(tag).or_default() += 1;
+        }
+    }
+
+    fn finish(self) -> Facets {
+        fn top<K: ToString>(counts: HashMap<K, usize>) -> Vec<FacetValue> {
+            let mut values: Vec<FacetValue> = counts
+                .into_iter()
+                .map(|(value, count)| FacetValue {
+                    value: value.to_string(),
+                    count,
+                })
+                .collect();
+            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            values.truncate(MAX_FACET_VALUES);
+            values
+        }
+        Facets {
+            kind: top(self.kind),
+            namespace: top(self.namespace),
+            owner: top(self.owner),
+            lifecycle: top(self.lifecycle),
+            type_: top(self.type_),
+            tag: top(self.tag),
+        }
+    }
+}
+
+/// Runs a search for a caller who sees `visibility`.
+pub fn run(
+    cache: &Cache,
+    visibility: &Visibility,
+    search: &Search,
+) -> Result<SearchResult, QueryError> {
+    let hits = cache
+        .index
+        .search(&search.text)
+        .map_err(|e| QueryError::BadRequest(e.to_string()))?;
+    let exact = search.text.trim().to_lowercase();
+    let words = cache.index.words(&search.text);
+    let store = cache.read();
+    let mut matches: Vec<(&Arc<Entity>, f32)> = Vec::new();
+    let keep = |e: &'_ Arc<Entity>, score: f32| -> Option<f32> {
+        (visibility.can_see(&e.id) && search.matches(e)).then_some(score)
+    };
+    match &hits {
+        Some(hits) => {
+            for (slot, score) in hits {
+                if let Some(e) = store.slot(*slot)
+                    && let Some(mut score) = keep(e, *score)
+                {
+                    score += name_bonus(&exact, &words, e);
+                    matches.push((e, score));
+                }
+            }
+        }
+        None => {
+            for e in store.iter() {
+                if keep(e, 0.0).is_some() {
+                    matches.push((e, 0.0));
+                }
+            }
+        }
+    }
+    let total = matches.len();
+    let facets = search.facets.then(|| {
+        let mut counts = FacetCounts::default();
+        for (e, _) in &matches {
+            counts.add(e);
+        }
+        counts.finish()
+    });
+
+    // Order: relevance descending then key ascending, or key ascending.
+    let by_relevance = search.sort == Sort::Relevance;
+    let order = |sa: f32, ka: &Key<'_>, sb: f32, kb: &Key<'_>| -> Ordering {
+        if by_relevance {
+            sb.total_cmp(&sa).then_with(|| ka.cmp(kb))
+        } else {
+            ka.cmp(kb)
+        }
+    };
+    let mut keyed: Vec<(f32, Key<'_>, &Arc<Entity>)> = matches
+        .into_iter()
+        .map(|(e, score)| (score, search.sort_key(e), e))
+        .collect();
+    if let Some(after) = &search.after {
+        let mut parts = after.k.split('\u{0}');
+        let probe: Key<'_> = [
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        ];
+        keyed.retain(|item| order(item.0, &item.1, after.s, &probe) == Ordering::Greater);
+    }
+    let cmp = |a: &(f32, Key<'_>, &Arc<Entity>), b: &(f32, Key<'_>, &Arc<Entity>)| {
+        order(a.0, &a.1, b.0, &b.1)
+    };
+    let more = keyed.len() > search.limit;
+    if search.limit == 0 {
+        keyed.clear();
+    } else if search.limit < keyed.len() {
+        keyed.select_nth_unstable_by(search.limit - 1, cmp);
+        keyed.truncate(search.limit);
+    }
+    keyed.sort_by(cmp);
+    let next_cursor = match (more, keyed.last()) {
+        (true, Some((score, key, _))) => {
+            let cursor = CursorKey {
+                f: search.fingerprint(),
+                s: *score,
+                k: key.join("\u{0}"),
+            };
+            serde_json::to_vec(&cursor)
+                .ok()
+                .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+        }
+        _ => None,
+    };
+    let items = keyed
+        .into_iter()
+        .map(|(score, _, e)| Hit {
+            entity: Summary::of(e),
+            score: by_relevance.then_some(score),
+            arc: Some(e.clone()),
+        })
+        .collect();
+    Ok(SearchResult {
+        items,
+        total,
+        facets,
+        next_cursor,
+    })
+}
