@@ -13,6 +13,14 @@ E2E_CLUSTER ?= $(REPO)/.nexus/e2e-cluster
 BENCH_CLUSTER ?= $(REPO)/.nexus/bench-cluster
 BENCH_ENTITIES ?= 10000
 K8S_BIN = $(shell hack/build-k8s.sh path)
+DEV_AGGREGATED_PORT ?= 8443
+DEV_PORTAL_PORT ?= 9443
+DEV_APISERVER_METRICS_PORT ?= 9090
+DEV_KEY = $(DEV_CLUSTER)/dev-auth/signing-key.pem
+comma := ,
+# `make dev-token USER=…`: USER is also the login name in the environment, so read it only
+# when given on the command line.
+USER_NAME = $(if $(filter command line,$(origin USER)),$(USER),)
 
 .PHONY: help
 help: ## List the targets
@@ -82,19 +90,39 @@ cluster-down: ## Stop the local control plane (keeps its data; `hack/cluster.sh 
 	NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh down
 
 .PHONY: dev
-dev: tools ## Control plane + CRDs + examples/ + the controller (foreground; Ctrl-C stops it)
-	$(CARGO) build -p nexus-controller
+dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (foreground; Ctrl-C stops)
+	$(CARGO) build -p nexus-controller -p nexus-apiserver
 	@eval "$$(NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh up)"; \
 	export PATH="$(K8S_BIN):$$PATH"; \
 	kubectl apply --server-side -f crds/ >/dev/null; \
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	kubectl apply --server-side -f examples/ >/dev/null; \
+	kubectl apply --server-side -f hack/dev-rbac.yaml >/dev/null; \
+	mkdir -p $(DEV_CLUSTER)/logs; \
+	target/debug/nexus-apiserver serve --aggregated-addr 127.0.0.1:$(DEV_AGGREGATED_PORT) \
+	  --portal-addr 127.0.0.1:$(DEV_PORTAL_PORT) --metrics-addr 127.0.0.1:$(DEV_APISERVER_METRICS_PORT) \
+	  --tls-cert-file $(DEV_CLUSTER)/pki/nexus-apiserver.crt --tls-key-file $(DEV_CLUSTER)/pki/nexus-apiserver.key \
+	  --dev-auth --dev-key-file $(DEV_KEY) --log-format text >$(DEV_CLUSTER)/logs/nexus-apiserver.log 2>&1 & \
+	apiserver=$$!; trap 'kill $$apiserver 2>/dev/null' EXIT; \
+	NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/dev-apiservice.sh register $(DEV_AGGREGATED_PORT); \
 	echo; echo "Nexus is up. In another shell:"; \
 	echo "  export KUBECONFIG=$$KUBECONFIG"; \
 	echo "  export PATH=$(K8S_BIN):\$$PATH"; \
-	echo "  kubectl get catalog -A"; \
-	echo "Controller metrics: http://127.0.0.1:8080/metrics   Stop: Ctrl-C, then make cluster-down"; echo; \
-	exec target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --lease-namespace default --log-format text
+	echo "  kubectl get catalog -A                          # the CRDs"; \
+	echo "  kubectl get entities.portal.nexus.dev -A        # the read cache (aggregated API)"; \
+	echo "  kubectl get --raw '/apis/portal.nexus.dev/v1alpha1/searches?q=checkout&limit=5'"; \
+	echo "Portal API: https://127.0.0.1:$(DEV_PORTAL_PORT)/api/v1 (CA: $(DEV_CLUSTER)/pki/ca.crt). A token:"; \
+	echo "  TOKEN=\$$(make -s dev-token USER=aisha.khan@contoso.com GROUPS=nexus:engineering)"; \
+	echo "  curl --cacert $(DEV_CLUSTER)/pki/ca.crt -H \"Authorization: Bearer \$$TOKEN\" https://127.0.0.1:$(DEV_PORTAL_PORT)/api/v1/me/dashboard"; \
+	echo "Logs: $(DEV_CLUSTER)/logs/nexus-apiserver.log   Metrics: controller :8080, apiserver :$(DEV_APISERVER_METRICS_PORT)"; \
+	echo "Stop: Ctrl-C, then make cluster-down"; echo; \
+	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --lease-namespace default --log-format text
+
+.PHONY: dev-token
+dev-token: ## Print a dev-auth token: make dev-token USER=<name or email> GROUPS=<g1,g2>
+	@test -n "$(USER_NAME)" || { echo "usage: make dev-token USER=aisha.khan@contoso.com GROUPS=nexus:engineering" >&2; exit 2; }
+	@target/debug/nexus-apiserver dev-token --key-file $(DEV_KEY) --user "$(USER_NAME)" \
+	  $(foreach g,$(subst $(comma), ,$(GROUPS)),--group "$(g)")
 
 .PHONY: bench
 bench: tools ## Benchmark on a fresh control plane (BENCH_ENTITIES=10000; 100000 on request); prints JSON lines

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     authn::{bearer::BearerAuth, frontproxy::FrontProxyAuth},
-    authz::{Authorizer, visibility::VisibilityResolver},
+    authz::{Authorizer, grants::NameGrants, visibility::VisibilityResolver},
     cache::{Cache, watch},
     config::ServeConfig,
     http::AppState,
@@ -91,7 +91,13 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         cfg.authz_cache_ttl,
         metrics.clone(),
     ));
-    let resolver = Arc::new(VisibilityResolver::new(authorizer, cfg.authz_cache_ttl));
+    let grants = Arc::new(NameGrants::default());
+    grants.spawn_watch(client.clone(), cancel.clone());
+    let resolver = Arc::new(VisibilityResolver::with_grants(
+        authorizer,
+        grants,
+        cfg.authz_cache_ttl,
+    ));
     let state = Arc::new(AppState {
         cache: cache.clone(),
         resolver,

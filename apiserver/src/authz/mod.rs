@@ -3,6 +3,7 @@
 //! when they may `get` it: in its namespace (or cluster-wide) for its kind, or by name where
 //! RBAC uses `resourceNames`.
 
+pub mod grants;
 pub mod sar;
 pub mod visibility;
 

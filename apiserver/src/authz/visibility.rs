@@ -9,7 +9,10 @@ use futures::{StreamExt, stream};
 use moka::sync::Cache as Memo;
 use nexus_api::{EntityKind, EntityRef};
 
-use super::sar::{Attributes, Authorizer, AuthzError};
+use super::{
+    grants::NameGrants,
+    sar::{Attributes, Authorizer, AuthzError},
+};
 use crate::{authn::UserInfo, cache::Cache};
 
 pub const CATALOG_GROUP: &str = "catalog.nexus.dev";
@@ -29,6 +32,17 @@ pub struct Visibility {
 }
 
 impl Visibility {
+    /// Sees the given kinds in the given namespaces (tests).
+    pub fn namespaces(pairs: impl IntoIterator<Item = (EntityKind, &'static str)>) -> Self {
+        Self {
+            namespaces: pairs
+                .into_iter()
+                .map(|(k, ns)| (k, Arc::from(ns)))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
     /// Sees everything (tests, benchmarks).
     pub fn everything() -> Self {
         Self {
@@ -61,13 +75,24 @@ impl Visibility {
 
 pub struct VisibilityResolver {
     authorizer: Arc<Authorizer>,
-    memo: Memo<(Arc<UserInfo>, u64), Arc<Visibility>>,
+    grants: Arc<NameGrants>,
+    memo: Memo<(Arc<UserInfo>, u64, u64), Arc<Visibility>>,
 }
 
 impl VisibilityResolver {
     pub fn new(authorizer: Arc<Authorizer>, ttl: Duration) -> Self {
+        Self::with_grants(authorizer, Arc::new(NameGrants::default()), ttl)
+    }
+
+    /// With name grants discovered from RBAC (see [`NameGrants::spawn_watch`]).
+    pub fn with_grants(
+        authorizer: Arc<Authorizer>,
+        grants: Arc<NameGrants>,
+        ttl: Duration,
+    ) -> Self {
         Self {
             authorizer,
+            grants,
             memo: Memo::builder()
                 .max_capacity(20_000)
                 .time_to_live(ttl)
@@ -84,6 +109,7 @@ impl VisibilityResolver {
         user: &Arc<UserInfo>,
         cache: &Cache,
     ) -> Result<Arc<Visibility>, AuthzError> {
+        let grants_version = self.grants.version();
         let (layout, pairs) = {
             let store = cache.read();
             let pairs: Vec<(EntityKind, Arc<str>)> = store
@@ -92,7 +118,7 @@ impl VisibilityResolver {
                 .collect();
             (store.layout_version(), pairs)
         };
-        let key = (user.clone(), layout);
+        let key = (user.clone(), layout, grants_version);
         if let Some(v) = self.memo.get(&key) {
             return Ok(v);
         }
@@ -130,6 +156,50 @@ impl VisibilityResolver {
             visibility.stale |= decision.stale;
             if decision.allowed {
                 visibility.namespaces.insert((kind, ns));
+            }
+        }
+        // Entities RBAC grants by name: confirm each candidate with a named review.
+        let candidates: Vec<EntityRef> = {
+            let store = cache.read();
+            self.grants
+                .snapshot()
+                .into_iter()
+                .flat_map(|g| {
+                    let namespaces: Vec<Arc<str>> = match &g.namespace {
+                        Some(ns) => vec![Arc::from(ns.as_str())],
+                        None => g
+                            .kinds
+                            .iter()
+                            .flat_map(|k| store.namespaces_of(*k).cloned())
+                            .collect(),
+                    };
+                    let mut ids = Vec::new();
+                    for kind in &g.kinds {
+                        for ns in &namespaces {
+                            ids.push(EntityRef::new(*kind, ns.clone(), g.name.as_str()));
+                        }
+                    }
+                    ids
+                })
+                .filter(|id| store.get(id).is_some() && !visibility.can_see(id))
+                .collect()
+        };
+        let named: Vec<_> = stream::iter(candidates)
+            .map(|id| async move {
+                let attributes =
+                    Attributes::get(CATALOG_GROUP, id.kind.plural(), Some(&id.namespace))
+                        .named(&id.name);
+                let decision = self.authorizer.check(user, &attributes).await;
+                (id, decision)
+            })
+            .buffer_unordered(PARALLEL_REVIEWS)
+            .collect()
+            .await;
+        for (id, decision) in named {
+            let decision = decision?;
+            visibility.stale |= decision.stale;
+            if decision.allowed {
+                visibility.names.insert(id);
             }
         }
         let visibility = Arc::new(visibility);

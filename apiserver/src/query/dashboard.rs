@@ -194,3 +194,70 @@ pub fn build(cache: &Cache, visibility: &Visibility, user: &UserInfo) -> Dashboa
         teams,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::fixtures::org;
+
+    fn user(name: &str, groups: &[&str]) -> UserInfo {
+        UserInfo {
+            username: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn my_services_and_alerts_come_through_team_membership() {
+        let cache = org();
+        let all = Visibility::everything();
+        let d = build(&cache, &all, &user("alice@contoso.com", &[]));
+        assert_eq!(d.user.entity.as_ref().unwrap().ref_, "user:org/alice");
+        assert_eq!(d.teams[0].ref_, "team:pay/payments");
+        let services: Vec<_> = d
+            .my_services
+            .items
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(services, ["checkout", "ledger"]);
+        assert_eq!(d.my_alerts.total, 1);
+        assert!(
+            d.my_deployments
+                .empty_state
+                .as_deref()
+                .unwrap()
+                .contains("integration")
+        );
+        assert!(d.my_costs.empty_state.is_some());
+    }
+
+    #[test]
+    fn entra_groups_map_to_teams_and_strangers_get_guidance() {
+        let cache = org();
+        let all = Visibility::everything();
+        let by_group = build(&cache, &all, &user("zed@contoso.com", &["group-pay"]));
+        assert_eq!(
+            by_group.my_services.total, 2,
+            "Entra group ids match ignoring case"
+        );
+        let stranger = build(&cache, &all, &user("nobody", &[]));
+        assert!(
+            stranger
+                .my_services
+                .empty_state
+                .as_deref()
+                .unwrap()
+                .contains("No User entity matches `nobody`")
+        );
+        let bob = build(&cache, &all, &user("bob@contoso.com", &[]));
+        assert!(
+            bob.my_services
+                .empty_state
+                .as_deref()
+                .unwrap()
+                .contains("not in any team")
+        );
+    }
+}

@@ -317,3 +317,146 @@ pub fn impact(
         truncated: down_truncated || up_truncated,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::fixtures::org;
+
+    fn id(s: &str) -> EntityRef {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn neighbourhood_has_typed_edges_once_in_declared_direction() {
+        let cache = org();
+        let all = Visibility::everything();
+        let g = neighbourhood(
+            &cache,
+            &all,
+            &id("component:pay/checkout"),
+            &parse_params(Some("1"), None).unwrap(),
+        )
+        .unwrap();
+        let nodes: Vec<_> = g
+            .nodes
+            .iter()
+            .map(|n| (n.entity.ref_.as_str(), n.depth))
+            .collect();
+        assert!(nodes.contains(&("component:pay/checkout", 0)));
+        assert!(nodes.contains(&("component:pay/ledger", 1)));
+        assert!(nodes.contains(&("component:web/storefront", 1)));
+        assert!(g.edges.contains(&Edge {
+            from: "component:pay/checkout".into(),
+            to: "component:pay/ledger".into(),
+            type_: "dependsOn"
+        }));
+        assert!(g.edges.contains(&Edge {
+            from: "component:web/storefront".into(),
+            to: "component:pay/checkout".into(),
+            type_: "dependsOn"
+        }));
+        assert!(
+            !g.edges.iter().any(|e| e.type_ == "dependencyOf"),
+            "inverse names are folded"
+        );
+        let deeper = neighbourhood(
+            &cache,
+            &all,
+            &id("component:pay/checkout"),
+            &parse_params(Some("2"), None).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            deeper
+                .nodes
+                .iter()
+                .any(|n| n.entity.ref_ == "incident:pay/inc-1" && n.depth == 2)
+        );
+        let only_deps = neighbourhood(
+            &cache,
+            &all,
+            &id("component:pay/checkout"),
+            &parse_params(Some("3"), Some("dependsOn")).unwrap(),
+        )
+        .unwrap();
+        assert!(only_deps.edges.iter().all(|e| e.type_ == "dependsOn"));
+    }
+
+    #[test]
+    fn hidden_nodes_are_neither_shown_nor_walked_through() {
+        let cache = org();
+        let pay = Visibility::namespaces([(EntityKind::Component, "pay")]);
+        let g = neighbourhood(
+            &cache,
+            &pay,
+            &id("component:pay/checkout"),
+            &parse_params(Some("3"), None).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            g.nodes
+                .iter()
+                .all(|n| n.entity.namespace == "pay" && n.entity.kind == "Component")
+        );
+        assert!(
+            neighbourhood(
+                &cache,
+                &pay,
+                &id("component:web/storefront"),
+                &parse_params(None, None).unwrap()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn impact_of_an_incident_starts_at_what_it_affects() {
+        let cache = org();
+        let all = Visibility::everything();
+        let impact = impact(&cache, &all, &id("incident:pay/inc-1")).unwrap();
+        assert_eq!(
+            impact
+                .affected
+                .iter()
+                .map(|s| s.ref_.as_str())
+                .collect::<Vec<_>>(),
+            ["component:pay/ledger"]
+        );
+        let down: Vec<_> = impact
+            .downstream
+            .iter()
+            .map(|n| (n.entity.ref_.as_str(), n.depth))
+            .collect();
+        assert_eq!(
+            down,
+            [
+                ("component:pay/checkout", 1),
+                ("component:web/storefront", 2)
+            ]
+        );
+        assert!(impact.upstream.is_empty());
+        let owners: Vec<_> = impact.owners.iter().map(|s| s.ref_.as_str()).collect();
+        assert_eq!(owners, ["team:pay/payments", "team:web/web"]);
+        assert_eq!(impact.runbooks[0].ref_, "runbook:pay/ledger-down");
+        let up = super::impact(&cache, &all, &id("component:web/storefront")).unwrap();
+        let upstream: Vec<_> = up.upstream.iter().map(|n| n.entity.ref_.as_str()).collect();
+        assert_eq!(upstream, ["component:pay/checkout", "component:pay/ledger"]);
+        assert_eq!(
+            up.open_incidents[0].ref_, "incident:pay/inc-1",
+            "what is burning upstream"
+        );
+        assert!(
+            parse_params(Some("99"), None)
+                .unwrap_err()
+                .to_string()
+                .contains("depth `99`")
+        );
+        assert!(
+            parse_params(None, Some("likes"))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown relation `likes`")
+        );
+    }
+}

@@ -4,6 +4,8 @@
 
 pub mod dashboard;
 pub mod entity;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod graph;
 pub mod search;
 pub mod team;

@@ -286,8 +286,8 @@ fn within_one_typo(a: &str, b: &str) -> bool {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -500,4 +500,188 @@ pub fn run(
         facets,
         next_cursor,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::fixtures::org;
+
+    fn params(pairs: &[(&str, &str)]) -> Search {
+        let mut p = SearchParams::default();
+        for (k, v) in pairs {
+            let v = Some(v.to_string());
+            match *k {
+                "q" => p.q = v,
+                "kind" => p.kind = v,
+                "namespace" => p.namespace = v,
+                "owner" => p.owner = v,
+                "tag" => p.tag = v,
+                "sort" => p.sort = v,
+                "limit" => p.limit = v,
+                "cursor" => p.cursor = v,
+                _ => panic!("{k}"),
+            }
+        }
+        p.validate().unwrap()
+    }
+
+    fn refs(r: &SearchResult) -> Vec<String> {
+        r.items.iter().map(|h| h.entity.ref_.clone()).collect()
+    }
+
+    #[test]
+    fn text_typos_prefixes_and_filters() {
+        let cache = org();
+        let all = Visibility::everything();
+        let r = run(&cache, &all, &params(&[("q", "checkout")])).unwrap();
+        assert_eq!(
+            refs(&r)[0],
+            "component:pay/checkout",
+            "the entity named by the query first"
+        );
+        assert!(
+            refs(&r).contains(&"component:pay/ledger".to_string()),
+            "description matches too"
+        );
+        let typo = run(&cache, &all, &params(&[("q", "chekout")])).unwrap();
+        assert_eq!(refs(&typo)[0], "component:pay/checkout");
+        let prefix = run(&cache, &all, &params(&[("q", "stor")])).unwrap();
+        assert_eq!(refs(&prefix), ["component:web/storefront"]);
+        let filtered = run(
+            &cache,
+            &all,
+            &params(&[("kind", "component"), ("tag", "pci")]),
+        )
+        .unwrap();
+        assert_eq!(refs(&filtered), ["component:pay/checkout"]);
+        let by_owner = run(
+            &cache,
+            &all,
+            &params(&[("owner", "payments"), ("kind", "component")]),
+        )
+        .unwrap();
+        assert_eq!(by_owner.total, 2);
+    }
+
+    #[test]
+    fn hidden_entities_are_not_in_items_totals_or_facets() {
+        let cache = org();
+        let pay_only = Visibility::namespaces([(EntityKind::Component, "pay")]);
+        let r = run(&cache, &pay_only, &params(&[])).unwrap();
+        assert_eq!(r.total, 2);
+        let facets = r.facets.unwrap();
+        assert_eq!(
+            facets.namespace,
+            [FacetValue {
+                value: "pay".into(),
+                count: 2
+            }]
+        );
+        assert_eq!(
+            facets.kind,
+            [FacetValue {
+                value: "Component".into(),
+                count: 2
+            }]
+        );
+        assert!(
+            facets.tag.iter().all(|t| t.value != "nextjs"),
+            "storefront's tag leaks"
+        );
+        let nothing = run(
+            &cache,
+            &Visibility::default(),
+            &params(&[("q", "checkout")]),
+        )
+        .unwrap();
+        assert_eq!((nothing.total, nothing.items.len()), (0, 0));
+        assert!(nothing.facets.unwrap().kind.is_empty());
+    }
+
+    #[test]
+    fn cursor_pages_cover_everything_once_and_reject_other_queries() {
+        let cache = org();
+        let all = Visibility::everything();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut p = vec![("limit", "2")];
+            if let Some(c) = &cursor {
+                p.push(("cursor", c.as_str()));
+            }
+            let page = run(&cache, &all, &params(&p)).unwrap();
+            assert_eq!(page.total, 9);
+            seen.extend(refs(&page));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 9, "every entity exactly once: {seen:?}");
+        let first = run(&cache, &all, &params(&[("limit", "1")])).unwrap();
+        let mut other = SearchParams {
+            q: Some("x".into()),
+            cursor: first.next_cursor,
+            ..Default::default()
+        };
+        assert!(
+            other
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("different query")
+        );
+        other.cursor = Some("garbage".into());
+        assert!(
+            other
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("not one this server issued")
+        );
+    }
+
+    #[test]
+    fn bad_parameters_name_the_problem() {
+        let bad = |p: SearchParams| p.validate().unwrap_err().to_string();
+        assert!(
+            bad(SearchParams {
+                limit: Some("9999".into()),
+                ..Default::default()
+            })
+            .contains("limit")
+        );
+        assert!(
+            bad(SearchParams {
+                sort: Some("size".into()),
+                ..Default::default()
+            })
+            .contains("sort `size`")
+        );
+        assert!(
+            bad(SearchParams {
+                kind: Some("widget".into()),
+                ..Default::default()
+            })
+            .contains("unknown kind `widget`")
+        );
+        assert!(
+            bad(SearchParams {
+                facets: Some("maybe".into()),
+                ..Default::default()
+            })
+            .contains("facets")
+        );
+        assert!(
+            bad(SearchParams {
+                q: Some("x".repeat(600)),
+                ..Default::default()
+            })
+            .contains("at most")
+        );
+    }
 }

@@ -192,3 +192,36 @@ pub fn view(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::fixtures::org;
+
+    #[test]
+    fn team_view_lists_members_owned_by_kind_and_open_incidents() {
+        let cache = org();
+        let all = Visibility::everything();
+        let v = view(&cache, &all, &"team:pay/payments".parse().unwrap()).unwrap();
+        assert_eq!(v.members[0].ref_, "user:org/alice");
+        assert_eq!(v.owned["Component"].count, 2);
+        assert_eq!(v.owned["Runbook"].count, 1);
+        assert_eq!(v.open_incidents.len(), 1);
+        assert_eq!(v.open_incidents[0].affects, ["component:pay/ledger"]);
+        assert!(v.on_call.empty_state.is_some());
+        let pay_components =
+            Visibility::namespaces([(EntityKind::Team, "pay"), (EntityKind::Component, "pay")]);
+        let limited = view(
+            &cache,
+            &pay_components,
+            &"team:pay/payments".parse().unwrap(),
+        )
+        .unwrap();
+        assert!(
+            limited.members.is_empty() && limited.open_incidents.is_empty(),
+            "hidden kinds stay hidden"
+        );
+        assert!(!limited.owned.contains_key("Runbook"));
+        assert!(view(&cache, &all, &"component:pay/checkout".parse().unwrap()).is_err());
+    }
+}
