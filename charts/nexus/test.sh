@@ -419,7 +419,7 @@ grep -A 10 'apiGroups: \["portal.nexus.dev"\]' "$WORK/catalog-view.yaml" >"$WORK
 for r in entities searches graphs impacts teamviews dashboards facets; do
     grep -qxF "      - $r" "$WORK/portal-rule.yaml" || fail "nexus-catalog-view: portal.nexus.dev $r missing"
 done
-grep -qF 'verbs: ["get", "list"]' "$WORK/portal-rule.yaml" || fail "nexus-catalog-view: portal.nexus.dev verbs are not get/list"
+grep -qF 'verbs: ["get", "list", "watch"]' "$WORK/portal-rule.yaml" || fail "nexus-catalog-view: portal.nexus.dev verbs are not get/list/watch"
 ok "people roles: nexus-catalog-view (in every nexus-* role) grants get/list on portal.nexus.dev"
 
 expect_object service-monitor "ServiceMonitor/$NS/$A"

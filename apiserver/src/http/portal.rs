@@ -77,6 +77,7 @@ pub fn router(state: SharedState) -> Router {
 
 /// A portal answer with the cache's freshness attached.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WithCache<T: Serialize> {
     #[serde(flatten)]
     pub body: T,
