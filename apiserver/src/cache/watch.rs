@@ -224,3 +224,137 @@ fn remember(version: &mut String, object: &DynamicObject) {
         version.clone_from(rv);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::HashMap,
+        convert::Infallible,
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+
+    use axum::{
+        Json, Router,
+        body::{Body, Bytes},
+        extract::{Query, State},
+        response::{IntoResponse, Response},
+        routing::get,
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::metrics::Metrics;
+
+    fn component(name: &str, rv: &str) -> Value {
+        json!({"apiVersion": "catalog.nexus.dev/v1alpha1", "kind": "Component",
+            "metadata": {"name": name, "namespace": "ns", "resourceVersion": rv},
+            "spec": {"title": name}})
+    }
+
+    #[derive(Clone, Default)]
+    struct Fake {
+        lists: Arc<AtomicUsize>,
+        watches: Arc<AtomicUsize>,
+    }
+
+    fn lines(events: Vec<Value>, then_hang: bool) -> Response {
+        let chunks: Vec<Result<Bytes, Infallible>> = events
+            .into_iter()
+            .map(|e| Ok(Bytes::from(format!("{e}\n"))))
+            .collect();
+        let stream = futures::stream::iter(chunks);
+        if then_hang {
+            Body::from_stream(futures::StreamExt::chain(
+                stream,
+                futures::stream::pending(),
+            ))
+            .into_response()
+        } else {
+            Body::from_stream(stream).into_response()
+        }
+    }
+
+    /// First list: a, b @10. First watch: ADDED c, then 410 Gone. Second list (b was deleted
+    /// meanwhile): a, c @20. Second watch: MODIFIED a, then stays open.
+    async fn components(
+        State(fake): State<Fake>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> Response {
+        if q.get("watch").map(String::as_str) == Some("true") {
+            return match fake.watches.fetch_add(1, Ordering::SeqCst) {
+                0 => {
+                    assert_eq!(q.get("resourceVersion").map(String::as_str), Some("10"));
+                    lines(
+                        vec![
+                            json!({"type": "ADDED", "object": component("c", "11")}),
+                            json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                            "status": "Failure", "message": "too old resource version", "reason": "Expired", "code": 410}}),
+                        ],
+                        false,
+                    )
+                }
+                _ => lines(
+                    vec![json!({"type": "MODIFIED", "object": component("a", "21")})],
+                    true,
+                ),
+            };
+        }
+        let (items, rv) = match fake.lists.fetch_add(1, Ordering::SeqCst) {
+            0 => (vec![component("a", "1"), component("b", "2")], "10"),
+            _ => (vec![component("a", "1"), component("c", "11")], "20"),
+        };
+        Json(
+            json!({"apiVersion": "catalog.nexus.dev/v1alpha1", "kind": "ComponentList",
+            "metadata": {"resourceVersion": rv}, "items": items}),
+        )
+        .into_response()
+    }
+
+    #[tokio::test]
+    async fn gone_relists_and_applies_the_difference() {
+        let fake = Fake::default();
+        let router = Router::new()
+            .route(
+                "/apis/catalog.nexus.dev/v1alpha1/components",
+                get(components),
+            )
+            .with_state(fake.clone());
+        let client = Client::new(router, "default");
+        let (cache, indexer) =
+            Cache::new(Duration::from_millis(5), Arc::new(Metrics::new())).unwrap();
+        std::thread::spawn(move || indexer.run());
+        let task = tokio::spawn(run_kind(client, cache.clone(), EntityKind::Component, None));
+        let id = |n: &str| nexus_api::EntityRef::new(EntityKind::Component, "ns", n);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let done = {
+                    let store = cache.read();
+                    store
+                        .get(&id("a"))
+                        .is_some_and(|a| a.resource_version == "21")
+                        && store.get(&id("b")).is_none()
+                        && store.get(&id("c")).is_some()
+                };
+                if done {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the cache converges on the second list plus the watch");
+        assert_eq!(
+            fake.lists.load(Ordering::SeqCst),
+            2,
+            "410 Gone relists once"
+        );
+        assert_eq!(cache.read().len(), 2);
+        let relists = cache
+            .metrics
+            .relists
+            .with_label_values(&["Component"])
+            .get();
+        assert_eq!(relists, 2);
+        task.abort();
+    }
+}

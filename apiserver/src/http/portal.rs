@@ -346,3 +346,125 @@ async fn dev_token(
             .into_response(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::{body::Body, http::Request};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{
+        authn::{bearer::BearerAuth, dev::DevAuth},
+        authz::{Authorizer, visibility::VisibilityResolver},
+        http::AppState,
+        metrics::Metrics,
+        query::fixtures::org,
+    };
+
+    fn app(allowed: bool) -> (Router, DevAuth, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        let dev = DevAuth::load_or_create(&key).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let state = Arc::new(AppState {
+            cache: org(),
+            resolver: Arc::new(VisibilityResolver::new(
+                Arc::new(Authorizer::fixed(allowed, metrics.clone())),
+                Duration::from_secs(10),
+            )),
+            metrics,
+            front_proxy: None,
+            bearer: Some(Arc::new(BearerAuth::Dev(DevAuth::load(&key).unwrap()))),
+            sse_keepalive: Duration::from_secs(15),
+        });
+        (router(state), dev, dir)
+    }
+
+    async fn call(
+        app: &Router,
+        uri: &str,
+        token: Option<&str>,
+    ) -> (u16, HeaderMap, serde_json::Value) {
+        let mut request = Request::get(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&body).unwrap_or_default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn tokens_parameters_and_freshness_over_http() {
+        let (app, dev, _dir) = app(true);
+        let token = dev
+            .mint("alice@contoso.com", &[], Duration::from_secs(60))
+            .unwrap();
+        let (code, headers, body) =
+            call(&app, "/api/v1/search?q=checkout&limit=1", Some(&token)).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["items"][0]["ref"], "component:pay/checkout");
+        assert!(body["nextCursor"].is_string());
+        assert!(headers.contains_key("x-nexus-cache-stale-seconds"));
+        assert_eq!(
+            body["cache"]["synced"], false,
+            "the fixture never listed from a cluster"
+        );
+
+        let (code, _, body) = call(&app, "/api/v1/search?q=x", None).await;
+        assert_eq!((code, body["reason"].as_str()), (401, Some("Unauthorized")));
+        let (code, _, _) = call(&app, "/api/v1/search", Some("not.a.jwt")).await;
+        assert_eq!(code, 401);
+        let (code, _, body) = call(&app, "/api/v1/search?limti=3", Some(&token)).await;
+        assert_eq!(code, 400);
+        assert!(body["message"].as_str().unwrap().contains("`limti`"));
+        let (code, _, _) = call(&app, "/api/v1/entities/widget/pay/checkout", Some(&token)).await;
+        assert_eq!(code, 400);
+        let (code, _, body) = call(
+            &app,
+            "/api/v1/entities/component/pay/checkout",
+            Some(&token),
+        )
+        .await;
+        assert_eq!(code, 200);
+        assert_eq!(
+            body["relations"]["dependsOn"][0]["ref"],
+            "component:pay/ledger"
+        );
+        let (code, _, _) = call(&app, "/api/v1/entities/component/pay/nope", Some(&token)).await;
+        assert_eq!(code, 404);
+        let (code, _, body) = call(&app, "/api/v1/me/dashboard", Some(&token)).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["myServices"]["total"], 2);
+        let (code, _, body) = call(&app, "/api/v1/openapi.json", None).await;
+        assert_eq!(code, 200);
+        assert!(body["paths"]["/api/v1/search"].is_object());
+    }
+
+    #[tokio::test]
+    async fn without_the_portal_permission_it_is_403() {
+        let (app, dev, _dir) = app(false);
+        let token = dev.mint("mallory", &[], Duration::from_secs(60)).unwrap();
+        let (code, _, body) = call(&app, "/api/v1/search", Some(&token)).await;
+        assert_eq!(code, 403);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot list resource \"searches\"")
+        );
+    }
+}

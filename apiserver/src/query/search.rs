@@ -196,8 +196,9 @@ impl Search {
                 || self.namespaces.iter().any(|n| **n == *e.id.namespace))
             && (self.owners.is_empty()
                 || e.owner.as_ref().is_some_and(|o| {
-                    let full = o.to_string();
-                    self.owners.iter().any(|w| *w == full || **w == *o.name)
+                    self.owners
+                        .iter()
+                        .any(|w| **w == *o.name || (w.contains(':') && *w == o.to_string()))
                 }))
             && (self.lifecycles.is_empty()
                 || e.lifecycle
@@ -347,7 +348,7 @@ pub struct FacetValue {
 struct FacetCounts<'a> {
     kind: HashMap<&'static str, usize>,
     namespace: HashMap<&'a str, usize>,
-    owner: HashMap<String, usize>,
+    owner: HashMap<&'a nexus_api::EntityRef, usize>,
     lifecycle: HashMap<&'a str, usize>,
     type_: HashMap<&'a str, usize>,
     tag: HashMap<&'a str, usize>,
@@ -358,7 +359,7 @@ impl<'a> FacetCounts<'a> {
         *self.kind.entry(e.id.kind.as_str()).or_default() += 1;
         *self.namespace.entry(&e.id.namespace).or_default() += 1;
         if let Some(owner) = &e.owner {
-            *self.owner.entry(owner.to_string()).or_default() += 1;
+            *self.owner.entry(owner).or_default() += 1;
         }
         if let Some(l) = &e.lifecycle {
             *self.lifecycle.entry(l).or_default() += 1;
