@@ -127,6 +127,18 @@ impl Metrics {
             ),
             registry: r,
         }
+        .preset()
+    }
+
+    /// Series that exist from the start (at 0), so dashboards and alerts see them before the
+    /// first event.
+    fn preset(self) -> Self {
+        for kind in EntityKind::ALL {
+            self.malformed.with_label_values(&[kind.as_str()]);
+            self.watch_events.with_label_values(&[kind.as_str()]);
+            self.relists.with_label_values(&[kind.as_str()]);
+        }
+        self
     }
 
     pub fn malformed(&self, kind: EntityKind) {

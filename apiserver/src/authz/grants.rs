@@ -66,17 +66,17 @@ impl NameGrants {
     pub fn spawn_watch(self: &std::sync::Arc<Self>, client: Client, cancel: CancellationToken) {
         let (roles_reader, roles_writer) = reflector::store::<Role>();
         let (cluster_reader, cluster_writer) = reflector::store::<ClusterRole>();
+        // Every event, not just applied objects: the stores take the initial list only at
+        // `InitDone`, and a deleted Role must drop its grants too.
         let roles = reflector(
             roles_writer,
             watcher(Api::<Role>::all(client.clone()), watcher::Config::default()).default_backoff(),
         )
-        .applied_objects()
         .map(|_| ());
         let cluster_roles = reflector(
             cluster_writer,
             watcher(Api::<ClusterRole>::all(client), watcher::Config::default()).default_backoff(),
         )
-        .applied_objects()
         .map(|_| ());
         let this = self.clone();
         tokio::spawn(async move {

@@ -132,7 +132,12 @@ impl VisibilityResolver {
             .collect()
             .await;
         for (kind, decision) in cluster_wide {
-            let decision = decision?;
+            // A question nobody can answer now (kube-apiserver down, never asked before) hides
+            // the entities it covers and marks the answer stale, instead of failing it.
+            let Ok(decision) = decision else {
+                visibility.stale = true;
+                continue;
+            };
             visibility.stale |= decision.stale;
             if decision.allowed {
                 visibility.all_namespaces.insert(kind);
@@ -152,7 +157,12 @@ impl VisibilityResolver {
             .collect()
             .await;
         for (kind, ns, decision) in per_namespace {
-            let decision = decision?;
+            // A question nobody can answer now (kube-apiserver down, never asked before) hides
+            // the entities it covers and marks the answer stale, instead of failing it.
+            let Ok(decision) = decision else {
+                visibility.stale = true;
+                continue;
+            };
             visibility.stale |= decision.stale;
             if decision.allowed {
                 visibility.namespaces.insert((kind, ns));
@@ -196,7 +206,12 @@ impl VisibilityResolver {
             .collect()
             .await;
         for (id, decision) in named {
-            let decision = decision?;
+            // A question nobody can answer now (kube-apiserver down, never asked before) hides
+            // the entities it covers and marks the answer stale, instead of failing it.
+            let Ok(decision) = decision else {
+                visibility.stale = true;
+                continue;
+            };
             visibility.stale |= decision.stale;
             if decision.allowed {
                 visibility.names.insert(id);

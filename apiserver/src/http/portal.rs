@@ -87,12 +87,19 @@ pub struct WithCache<T: Serialize> {
 }
 
 pub fn answer<T: Serialize>(state: &SharedState, caller: &Caller, body: T) -> Response {
-    Json(WithCache {
+    let mut response = Json(WithCache {
         body,
         cache: state.cache.sync.freshness(),
         permissions_stale: caller.visibility.stale,
     })
-    .into_response()
+    .into_response();
+    if caller.visibility.stale {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_static(super::AUTHZ_STALE_HEADER),
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    response
 }
 
 pub async fn authenticate(state: &SharedState, headers: &HeaderMap) -> Result<UserInfo, ApiError> {

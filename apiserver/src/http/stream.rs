@@ -149,8 +149,12 @@ impl Subscription {
                     if !self.filters.pass(id) {
                         continue;
                     }
+                    // Deleting the last entity of a (kind, namespace) drops that pair from the
+                    // refreshed visibility; whoever saw the entity must still get its DELETED.
+                    let was_visible = self.visibility.can_see(id);
                     self.refresh_visibility().await;
-                    if !self.visibility.can_see(id) {
+                    let deleted = matches!(*change, Change::Deleted(_));
+                    if !(self.visibility.can_see(id) || (deleted && was_visible)) {
                         continue;
                     }
                     let entity = change.entity();
