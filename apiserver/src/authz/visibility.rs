@@ -3,7 +3,9 @@
 //! binding costs one review per kind — and memoised per user until the TTL passes or the set of
 //! (kind, namespace) pairs changes.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
+
+use rustc_hash::FxHashSet as HashSet;
 
 use futures::{StreamExt, stream};
 use moka::sync::Cache as Memo;
@@ -55,6 +57,16 @@ impl Visibility {
         self.all_namespaces.contains(&id.kind)
             || self.namespaces.contains(&(id.kind, id.namespace.clone()))
             || self.names.contains(id)
+    }
+
+    /// Whether every entity of `kind` in `namespace` is visible.
+    pub fn covers(&self, kind: EntityKind, namespace: &Arc<str>) -> bool {
+        self.all_namespaces.contains(&kind) || self.namespaces.contains(&(kind, namespace.clone()))
+    }
+
+    /// Entities visible by a name grant only.
+    pub fn named(&self) -> impl Iterator<Item = &EntityRef> {
+        self.names.iter()
     }
 
     /// The same visibility plus one entity granted by name.

@@ -6,6 +6,7 @@ pub mod entity;
 pub mod index;
 pub mod store;
 pub mod sync;
+pub mod tally;
 pub mod watch;
 
 use std::{

@@ -4,12 +4,20 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
+    ops::Bound,
     sync::Arc,
 };
 
 use nexus_api::{EntityKind, EntityRef};
+use rustc_hash::FxHashMap;
 
-use super::entity::{Entity, KindFacts};
+use super::{
+    entity::{Entity, KindFacts},
+    tally::Tally,
+};
+
+/// Position in name order: name, namespace, kind (as references spell it), slot.
+pub type NameKey = (Arc<str>, Arc<str>, &'static str, Slot);
 
 pub type Slot = u32;
 
@@ -42,7 +50,11 @@ pub struct Store {
     /// Slots are never reused: a deleted entity's slot stays empty, so a search hit from an
     /// index that has not committed the delete yet can never point at a different entity.
     slots: Vec<Option<Arc<Entity>>>,
-    by_id: HashMap<EntityRef, Slot>,
+    by_id: FxHashMap<EntityRef, Slot>,
+    /// Every entity in name order (browsing without free text walks this).
+    by_name: BTreeSet<NameKey>,
+    /// Facet counts per (kind, namespace).
+    tallies: FxHashMap<(EntityKind, Arc<str>), Tally>,
     by_owner: HashMap<EntityRef, BTreeSet<Slot>>,
     /// Lower-cased user name, email, Entra object id and GitHub login → User slot.
     users_by_login: HashMap<String, Slot>,
@@ -73,6 +85,13 @@ impl Store {
                 }
                 self.unindex(slot, &previous);
                 self.index(slot, &entity);
+                if let Some(tally) = self
+                    .tallies
+                    .get_mut(&(entity.id.kind, entity.id.namespace.clone()))
+                {
+                    tally.remove(&previous);
+                    tally.add(&entity);
+                }
                 self.slots[slot as usize] = Some(entity.clone());
                 self.version += 1;
                 Some((slot, Change::Modified(entity)))
@@ -88,6 +107,11 @@ impl Store {
                     self.layout_version += 1;
                 }
                 *count += 1;
+                self.tallies
+                    .entry((entity.id.kind, entity.id.namespace.clone()))
+                    .or_default()
+                    .add(&entity);
+                self.by_name.insert(name_key(&entity.id, slot));
                 self.index(slot, &entity);
                 self.slots.push(Some(entity.clone()));
                 self.version += 1;
@@ -100,7 +124,14 @@ impl Store {
         let slot = self.by_id.remove(id)?;
         let previous = self.slots.get_mut(slot as usize)?.take()?;
         self.unindex(slot, &previous);
+        self.by_name.remove(&name_key(id, slot));
         let key = (id.kind, id.namespace.clone());
+        if let Some(tally) = self.tallies.get_mut(&key) {
+            tally.remove(&previous);
+            if tally.count == 0 {
+                self.tallies.remove(&key);
+            }
+        }
         if let Some(count) = self.partitions.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
@@ -222,6 +253,30 @@ impl Store {
         self.partitions.iter().map(|((k, ns), n)| (*k, ns, *n))
     }
 
+    /// Facet tallies per (kind, namespace).
+    pub fn tallies(&self) -> impl Iterator<Item = (EntityKind, &Arc<str>, &Tally)> {
+        self.tallies.iter().map(|((k, ns), t)| (*k, ns, t))
+    }
+
+    /// Entities in name order, after `after` (name, namespace, kind) when given.
+    pub fn in_name_order<'a>(
+        &'a self,
+        after: Option<[&str; 3]>,
+    ) -> impl Iterator<Item = &'a Arc<Entity>> + 'a {
+        let start = match after {
+            Some([name, ns, kind]) => {
+                let kind = EntityKind::parse(kind)
+                    .map(EntityKind::ref_name)
+                    .unwrap_or("");
+                Bound::Excluded((Arc::from(name), Arc::from(ns), kind, Slot::MAX))
+            }
+            None => Bound::Unbounded,
+        };
+        self.by_name
+            .range((start, Bound::Unbounded))
+            .filter_map(|(_, _, _, slot)| self.slot(*slot))
+    }
+
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
@@ -242,6 +297,15 @@ impl Store {
     pub fn approx_bytes(&self) -> usize {
         self.bytes + self.slots.len() * 8 + self.by_id.len() * 64
     }
+}
+
+fn name_key(id: &EntityRef, slot: Slot) -> NameKey {
+    (
+        id.name.clone(),
+        id.namespace.clone(),
+        id.kind.ref_name(),
+        slot,
+    )
 }
 
 fn user_logins(e: &Entity) -> Vec<String> {

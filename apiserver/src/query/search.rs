@@ -4,7 +4,9 @@
 //! entity the caller cannot open. The cursor carries the last item's sort key, not an offset:
 //! pages stay consistent while entities are added or removed between requests.
 
-use std::{cmp::Ordering, collections::HashMap, sync::Arc};
+use std::{cmp::Ordering, sync::Arc};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use nexus_api::EntityKind;
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{QueryError, Summary, parse_kind};
 use crate::{
     authz::Visibility,
-    cache::{Cache, entity::Entity},
+    cache::{Cache, entity::Entity, store::Store, tally::Tally},
 };
 
 pub const DEFAULT_LIMIT: usize = 25;
@@ -240,7 +242,8 @@ fn unreachable_default() -> Search {
 /// Index scores say which fields matched; this says how well the query names the entity, so
 /// `checkout` (or `chekout`) ranks the `checkout` system above a work item mentioning checkout.
 fn name_bonus(exact: &str, words: &[String], e: &Entity) -> f32 {
-    let name = e.id.name.to_lowercase();
+    // Kubernetes names are lower-case already.
+    let name: &str = &e.id.name;
     let mut bonus = if name == exact {
         100.0
     } else if name.starts_with(exact) {
@@ -250,13 +253,13 @@ fn name_bonus(exact: &str, words: &[String], e: &Entity) -> f32 {
     } else {
         0.0
     };
-    let name_words: Vec<&str> = name.split(|c: char| !c.is_alphanumeric()).collect();
+    let name_words = || name.split(|c: char| !c.is_alphanumeric());
     for word in words {
-        if name_words.iter().any(|n| n == word) {
+        if name_words().any(|n| n == word) {
             bonus += 6.0;
-        } else if name_words.iter().any(|n| n.starts_with(word.as_str())) {
+        } else if name_words().any(|n| n.starts_with(word.as_str())) {
             bonus += 4.0;
-        } else if name_words.iter().any(|n| within_one_typo(n, word)) {
+        } else if name_words().any(|n| within_one_typo(n, word)) {
             bonus += 3.0;
         }
     }
@@ -355,6 +358,24 @@ struct FacetCounts<'a> {
 }
 
 impl<'a> FacetCounts<'a> {
+    /// Adds a whole (kind, namespace) at once from its precomputed tally.
+    fn add_tally(&mut self, kind: EntityKind, namespace: &'a str, t: &'a Tally) {
+        *self.kind.entry(kind.as_str()).or_default() += t.count;
+        *self.namespace.entry(namespace).or_default() += t.count;
+        for (owner, n) in &t.owner {
+            *self.owner.entry(owner).or_default() += n;
+        }
+        for (v, n) in &t.lifecycle {
+            *self.lifecycle.entry(v).or_default() += n;
+        }
+        for (v, n) in &t.type_ {
+            *self.type_.entry(v).or_default() += n;
+        }
+        for (v, n) in &t.tag {
+            *self.tag.entry(v).or_default() += n;
+        }
+    }
+
     fn add(&mut self, e: &'a Entity) {
         *self.kind.entry(e.id.kind.as_str()).or_default() += 1;
         *self.namespace.entry(&e.id.namespace).or_default() += 1;
@@ -396,6 +417,95 @@ impl<'a> FacetCounts<'a> {
     }
 }
 
+/// Browsing by kind and namespace without free text, in name order — the catalog browser's
+/// common case — answers from the per-partition tallies and the name-ordered index: facets and
+/// totals cost one step per (kind, namespace), the page one step per entity walked.
+fn browse(store: &Store, visibility: &Visibility, search: &Search) -> Option<SearchResult> {
+    let plain = search.owners.is_empty()
+        && search.lifecycles.is_empty()
+        && search.types.is_empty()
+        && search.tags.is_empty()
+        && search.sort == Sort::Name;
+    if !plain {
+        return None;
+    }
+    let partition = |kind: EntityKind, ns: &str| {
+        (search.kinds.is_empty() || search.kinds.contains(&kind))
+            && (search.namespaces.is_empty() || search.namespaces.iter().any(|n| n == ns))
+    };
+    let mut total = 0;
+    let mut counts = FacetCounts::default();
+    for (kind, ns, tally) in store.tallies() {
+        if partition(kind, ns) && visibility.covers(kind, ns) {
+            total += tally.count;
+            if search.facets {
+                counts.add_tally(kind, ns, tally);
+            }
+        }
+    }
+    for id in visibility.named() {
+        if partition(id.kind, &id.namespace)
+            && !visibility.covers(id.kind, &id.namespace)
+            && let Some(e) = store.get(id)
+        {
+            total += 1;
+            if search.facets {
+                counts.add(e);
+            }
+        }
+    }
+    let mut items = Vec::new();
+    let mut more = false;
+    if total > 0 && search.limit > 0 {
+        let after = search.after.as_ref().map(|a| {
+            let mut parts = a.k.split('\u{0}');
+            [
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            ]
+        });
+        for e in store.in_name_order(after) {
+            if !partition(e.id.kind, &e.id.namespace) || !visibility.can_see(&e.id) {
+                continue;
+            }
+            if items.len() == search.limit {
+                more = true;
+                break;
+            }
+            items.push(e);
+        }
+    }
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => cursor(search, 0.0, &search.sort_key(last)),
+        _ => None,
+    };
+    Some(SearchResult {
+        items: items
+            .into_iter()
+            .map(|e| Hit {
+                entity: Summary::of(e),
+                score: None,
+                arc: Some(e.clone()),
+            })
+            .collect(),
+        total,
+        facets: search.facets.then(|| counts.finish()),
+        next_cursor,
+    })
+}
+
+fn cursor(search: &Search, score: f32, key: &Key<'_>) -> Option<String> {
+    let cursor = CursorKey {
+        f: search.fingerprint(),
+        s: score,
+        k: key.join("\u{0}"),
+    };
+    serde_json::to_vec(&cursor)
+        .ok()
+        .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// Runs a search for a caller who sees `visibility`.
 pub fn run(
     cache: &Cache,
@@ -409,6 +519,11 @@ pub fn run(
     let exact = search.text.trim().to_lowercase();
     let words = cache.index.words(&search.text);
     let store = cache.read();
+    if hits.is_none()
+        && let Some(result) = browse(&store, visibility, search)
+    {
+        return Ok(result);
+    }
     let mut matches: Vec<(&Arc<Entity>, f32)> = Vec::new();
     let keep = |e: &'_ Arc<Entity>, score: f32| -> Option<f32> {
         (visibility.can_see(&e.id) && search.matches(e)).then_some(score)
@@ -475,16 +590,7 @@ pub fn run(
     }
     keyed.sort_by(cmp);
     let next_cursor = match (more, keyed.last()) {
-        (true, Some((score, key, _))) => {
-            let cursor = CursorKey {
-                f: search.fingerprint(),
-                s: *score,
-                k: key.join("\u{0}"),
-            };
-            serde_json::to_vec(&cursor)
-                .ok()
-                .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
-        }
+        (true, Some((score, key, _))) => cursor(search, *score, key),
         _ => None,
     };
     let items = keyed
@@ -644,6 +750,45 @@ mod tests {
                 .to_string()
                 .contains("not one this server issued")
         );
+    }
+
+    #[test]
+    fn browsing_from_tallies_agrees_with_scanning_every_entity() {
+        let cache = org();
+        let visibilities = [
+            Visibility::everything(),
+            Visibility::namespaces([(EntityKind::Component, "pay"), (EntityKind::Team, "web")]),
+            Visibility::namespaces([(EntityKind::Component, "pay")])
+                .with_name("component:web/storefront".parse().unwrap()),
+            Visibility::default(),
+        ];
+        for visibility in &visibilities {
+            for filters in [
+                vec![],
+                vec![("kind", "component")],
+                vec![("namespace", "pay")],
+            ] {
+                let mut by_name = filters.clone();
+                by_name.push(("sort", "name"));
+                by_name.push(("limit", "100"));
+                let mut scanned = filters.clone();
+                scanned.push(("sort", "kind"));
+                scanned.push(("limit", "100"));
+                let fast = run(&cache, visibility, &params(&by_name)).unwrap();
+                let slow = run(&cache, visibility, &params(&scanned)).unwrap();
+                assert_eq!(fast.total, slow.total, "{filters:?}");
+                let (mut a, mut b) = (refs(&fast), refs(&slow));
+                a.sort();
+                b.sort();
+                assert_eq!(a, b, "{filters:?}");
+                let (ff, sf) = (fast.facets.unwrap(), slow.facets.unwrap());
+                assert_eq!(ff.kind, sf.kind);
+                assert_eq!(ff.namespace, sf.namespace);
+                assert_eq!(ff.owner, sf.owner);
+                assert_eq!(ff.tag, sf.tag);
+                assert_eq!(ff.lifecycle, sf.lifecycle);
+            }
+        }
     }
 
     #[test]
