@@ -279,32 +279,48 @@ fn name_bonus(exact: &str, words: &[String], e: &Entity) -> f32 {
 }
 
 /// Levenshtein distance ≤ 1 (or ≤ 2 for words of 8+ letters), counting a transposition as one.
-fn within_one_typo(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+/// Names are ASCII (DNS labels), so this works on bytes with rows on the stack: it runs for
+/// many hits of a common word and must not allocate.
+fn within_one_typo(name_word: &str, word: &str) -> bool {
+    const MAX: usize = 64;
+    let (a, b) = (name_word.as_bytes(), word.as_bytes());
     let limit = if b.len() >= 8 { 2 } else { 1 };
-    if a.len().abs_diff(b.len()) > limit || b.len() < 4 {
+    if b.len() < 4
+        || a.len() >= MAX
+        || b.len() >= MAX
+        || a.len().abs_diff(b.len()) > limit
+        || !word.is_ascii()
+    {
         return false;
     }
-    // Optimal string alignment distance, small inputs only.
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
+    // Optimal string alignment distance with three rolling rows.
+    let mut before = [0usize; MAX];
+    let mut previous = [0usize; MAX];
+    let mut current = [0usize; MAX];
+    for (j, cell) in previous.iter_mut().enumerate().take(b.len() + 1) {
         *cell = j;
     }
     for i in 1..=a.len() {
+        current[0] = i;
+        let mut row_min = current[0];
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut d = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+                d = d.min(before[j - 2] + 1);
             }
+            current[j] = d;
+            row_min = row_min.min(d);
         }
+        if row_min > limit {
+            return false;
+        }
+        before = previous;
+        previous = current;
     }
-    d[a.len()][b.len()] <= limit
+    previous[b.len()] <= limit
 }
 
 #[derive(Debug, Serialize)]
@@ -789,6 +805,23 @@ mod tests {
                 assert_eq!(ff.lifecycle, sf.lifecycle);
             }
         }
+    }
+
+    #[test]
+    fn typo_distance() {
+        assert!(within_one_typo("checkout", "chekout"));
+        assert!(within_one_typo("checkout", "chcekout"), "transposition");
+        assert!(within_one_typo("payments", "paymnets"));
+        assert!(within_one_typo("inventory", "inventroy"));
+        assert!(
+            within_one_typo("inventory", "invnetroy"),
+            "two edits for long words"
+        );
+        assert!(!within_one_typo("ledger", "lodgar"));
+        assert!(
+            !within_one_typo("web", "wab"),
+            "short words need exact or prefix matches"
+        );
     }
 
     #[test]
