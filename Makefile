@@ -12,6 +12,10 @@ DEV_CLUSTER ?= $(REPO)/.nexus/cluster
 E2E_CLUSTER ?= $(REPO)/.nexus/e2e-cluster
 BENCH_CLUSTER ?= $(REPO)/.nexus/bench-cluster
 BENCH_ENTITIES ?= 10000
+BENCH_READ_CLUSTER ?= $(REPO)/.nexus/bench-read-cluster
+BENCH_READ_ENTITIES ?= 100000
+# Extra nexus-read-bench flags, e.g. BENCH_READ_ARGS="--scenario search,get --max-seconds 5".
+BENCH_READ_ARGS ?=
 K8S_BIN = $(shell hack/build-k8s.sh path)
 DEV_AGGREGATED_PORT ?= 8443
 DEV_PORTAL_PORT ?= 9443
@@ -68,7 +72,7 @@ test-chart: tools ## helm lint + template variants (server-side dry run happens 
 .PHONY: test-e2e
 test-e2e: tools ## End-to-end tests against a fresh local control plane
 	NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
-	$(CARGO) build -p nexus-controller
+	$(CARGO) build -p nexus-controller -p nexus-apiserver
 	$(CARGO) build -p nexus-e2e --tests
 	trap 'NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
 	eval "$$(NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh up)"; \
@@ -76,7 +80,8 @@ test-e2e: tools ## End-to-end tests against a fresh local control plane
 	kubectl apply --server-side -f crds/ >/dev/null; \
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	charts/nexus/test.sh; \
-	$(CARGO) test -p nexus-e2e --test catalog -- --test-threads=1
+	$(CARGO) test -p nexus-e2e --test catalog -- --test-threads=1; \
+	$(CARGO) test -p nexus-e2e --test apiserver -- --test-threads=1
 
 .PHONY: test
 test: verify-crds lint test-unit test-gitops test-e2e ## Everything CI runs
@@ -135,3 +140,17 @@ bench: tools ## Benchmark on a fresh control plane (BENCH_ENTITIES=10000; 100000
 	kubectl apply --server-side -f crds/ >/dev/null; \
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	target/release/nexus-bench --entities $(BENCH_ENTITIES) --controller-bin $(REPO)/target/release/nexus-controller --keep
+
+.PHONY: bench-read
+bench-read: tools ## Read-path benchmark of nexus-apiserver (BENCH_READ_ENTITIES=100000): in-process, then on a fresh control plane; JSON lines
+	$(CARGO) build --release -p nexus-controller -p nexus-apiserver
+	$(CARGO) build --release -p nexus-e2e --bin nexus-read-bench
+	target/release/nexus-read-bench --in-process --entities $(BENCH_READ_ENTITIES) $(BENCH_READ_ARGS)
+	NEXUS_CLUSTER_DIR=$(BENCH_READ_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
+	trap 'NEXUS_CLUSTER_DIR=$(BENCH_READ_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
+	eval "$$(NEXUS_CLUSTER_DIR=$(BENCH_READ_CLUSTER) hack/cluster.sh up)"; \
+	export PATH="$(K8S_BIN):$$PATH"; \
+	kubectl apply --server-side -f crds/ >/dev/null; \
+	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
+	target/release/nexus-read-bench --cluster --entities $(BENCH_READ_ENTITIES) --keep \
+	  --controller-bin $(REPO)/target/release/nexus-controller --apiserver-bin $(REPO)/target/release/nexus-apiserver $(BENCH_READ_ARGS)

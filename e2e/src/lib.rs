@@ -3,6 +3,12 @@
 //!
 //! The tests need a running control plane (`make test-e2e` starts one) and refuse to run
 //! without `KUBECONFIG`, so a missing cluster is a failure, never a silent pass.
+//!
+//! [`apiserver`] runs nexus-apiserver the same way, with HTTPS and event-stream helpers.
+
+pub mod apiserver;
+pub mod load;
+pub mod synthetic;
 
 use std::{
     future::Future,
@@ -94,12 +100,29 @@ impl TestNamespace {
     }
 }
 
-fn short_id() -> String {
+/// A short hex id, different per call (names of throw-away objects).
+pub fn short_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     format!("{:x}", (nanos ^ u128::from(std::process::id())) & 0xff_ffff)
+}
+
+/// A random lower-case word (letters only, so a search index keeps it as one token) that no
+/// other test or example uses: `<prefix>` + 8 letters.
+pub fn unique_word(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut n = nanos ^ (u128::from(std::process::id()) << 40);
+    let mut word = prefix.to_string();
+    for _ in 0..8 {
+        word.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+    }
+    word
 }
 
 /// The controller binary under test.

@@ -8,7 +8,7 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kube::{Api, Client, api::PostParams};
-use moka::sync::Cache as Memo;
+use moka::{future::Cache as Flight, sync::Cache as Memo};
 
 use crate::{authn::UserInfo, metrics::Metrics};
 
@@ -71,7 +71,9 @@ enum Backend {
 
 pub struct Authorizer {
     backend: Backend,
-    fresh: Memo<Key, bool>,
+    /// Fresh answers; concurrent misses for one key share a single review (no storms when
+    /// many requests find the same entry expired at once).
+    fresh: Flight<Key, bool>,
     last_known: Memo<Key, bool>,
     metrics: Arc<Metrics>,
 }
@@ -89,7 +91,7 @@ impl Authorizer {
     fn with_backend(backend: Backend, ttl: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             backend,
-            fresh: Memo::builder()
+            fresh: Flight::builder()
                 .max_capacity(200_000)
                 .time_to_live(ttl)
                 .build(),
@@ -107,20 +109,23 @@ impl Authorizer {
         attributes: &Attributes,
     ) -> Result<Decision, AuthzError> {
         let key = (user.clone(), attributes.clone());
-        if let Some(allowed) = self.fresh.get(&key) {
-            self.metrics.sar("cached");
-            return Ok(Decision {
-                allowed,
-                stale: false,
-            });
-        }
-        match self.review(user, attributes).await {
-            Ok(allowed) => {
+        let asked = self
+            .fresh
+            .entry(key.clone())
+            .or_try_insert_with(async {
+                let allowed = self.review(user, attributes).await?;
                 self.metrics.sar(if allowed { "allowed" } else { "denied" });
-                self.fresh.insert(key.clone(), allowed);
-                self.last_known.insert(key, allowed);
+                self.last_known.insert(key.clone(), allowed);
+                Ok::<_, kube::Error>(allowed)
+            })
+            .await;
+        match asked {
+            Ok(entry) => {
+                if !entry.is_fresh() {
+                    self.metrics.sar("cached");
+                }
                 Ok(Decision {
-                    allowed,
+                    allowed: entry.into_value(),
                     stale: false,
                 })
             }

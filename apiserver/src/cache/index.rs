@@ -4,7 +4,7 @@
 //! searchable within that interval.
 //!
 //! Matching: every query word must match (AND); a word matches a field exactly, as a prefix
-//! (typeahead), or within an edit distance of 1 (words of 4+ letters) or 2 (8+ letters), with
+//! (typeahead), or within an edit distance of 1 (words of 5+ letters) or 2 (8+ letters), with
 //! exact > prefix > fuzzy in the score, and the name/title/tags field weighted over the rest.
 
 use std::{
@@ -173,9 +173,11 @@ impl SearchIndex {
                         )),
                     ));
                 }
+                // Short words would match half the catalog within one edit (`reco` ~ `repo`);
+                // they match exactly or as a prefix only.
                 let distance = match word.chars().count() {
-                    0..=3 => 0,
-                    4..=7 => 1,
+                    0..=4 => 0,
+                    5..=7 => 1,
                     _ => 2,
                 };
                 if distance > 0 {

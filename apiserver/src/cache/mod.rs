@@ -106,14 +106,24 @@ impl Cache {
     /// After a (re)list: the objects of `kind` are exactly `objects`. Entities that vanished
     /// while the watch was down are deleted, so a relist loses nothing and keeps nothing stale.
     pub fn replace_kind(&self, kind: EntityKind, objects: Vec<Value>) {
-        let mut seen = std::collections::HashSet::with_capacity(objects.len());
+        let seen = self.apply_page(kind, objects).into_iter().collect();
+        self.retain_kind(kind, &seen);
+    }
+
+    /// Applies one page of a list; returns the references it held.
+    pub fn apply_page(&self, kind: EntityKind, objects: Vec<Value>) -> Vec<EntityRef> {
+        let mut seen = Vec::with_capacity(objects.len());
         for object in objects {
-            let id = object_ref(kind, &object);
-            self.apply(kind, object);
-            if let Some(id) = id {
-                seen.insert(id);
+            if let Some(id) = object_ref(kind, &object) {
+                seen.push(id);
             }
+            self.apply(kind, object);
         }
+        seen
+    }
+
+    /// Deletes the entities of `kind` not in `seen` (the end of a relist).
+    pub fn retain_kind(&self, kind: EntityKind, seen: &std::collections::HashSet<EntityRef>) {
         let gone: Vec<EntityRef> = self
             .read()
             .ids_of_kind(kind)

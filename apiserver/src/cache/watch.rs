@@ -102,10 +102,8 @@ pub async fn run_kind(
     };
     let mut backoff = Backoff::new();
     loop {
-        let mut version = match list(&api).await {
-            Ok((objects, version)) => {
-                let count = objects.len();
-                cache.replace_kind(kind, objects);
+        let mut version = match list(&api, &cache, kind).await {
+            Ok((count, version)) => {
                 cache.sync.listed(kind);
                 cache.metrics.relist(kind);
                 tracing::info!(kind = kind.as_str(), count, %version, "listed");
@@ -138,21 +136,36 @@ pub async fn run_kind(
     }
 }
 
-async fn list(api: &Api<DynamicObject>) -> Result<(Vec<Value>, String), kube::Error> {
-    let mut objects = Vec::new();
+/// Lists `kind` page by page into the cache (each page applied as it arrives, so a 100k list
+/// never holds more than one page of decoded objects), then deletes what the list no longer
+/// has. Returns the number listed and the list's resourceVersion.
+async fn list(
+    api: &Api<DynamicObject>,
+    cache: &Cache,
+    kind: EntityKind,
+) -> Result<(usize, String), kube::Error> {
+    let mut seen = std::collections::HashSet::new();
     let mut params = ListParams::default().limit(PAGE_SIZE);
     loop {
         let page = api.list(&params).await?;
-        for object in page.items {
-            match serde_json::to_value(object) {
-                Ok(value) => objects.push(value),
-                Err(error) => tracing::warn!(%error, "skipping unserialisable object"),
-            }
-        }
+        let objects: Vec<Value> = page
+            .items
+            .into_iter()
+            .filter_map(|object| match serde_json::to_value(object) {
+                Ok(value) => Some(value),
+                Err(error) => {
+                    tracing::warn!(%error, "skipping unserialisable object");
+                    None
+                }
+            })
+            .collect();
+        seen.extend(cache.apply_page(kind, objects));
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
             None => {
-                return Ok((objects, page.metadata.resource_version.unwrap_or_default()));
+                let count = seen.len();
+                cache.retain_kind(kind, &seen);
+                return Ok((count, page.metadata.resource_version.unwrap_or_default()));
             }
         }
     }
