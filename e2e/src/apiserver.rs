@@ -38,13 +38,7 @@ pub fn cluster_dir() -> anyhow::Result<PathBuf> {
 
 /// The apiserver binary under test.
 pub fn apiserver_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("NEXUS_APISERVER_BIN") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("target"));
-    target.join("debug").join("nexus-apiserver")
+    crate::debug_bin("nexus-apiserver", "NEXUS_APISERVER_BIN")
 }
 
 /// How to start an apiserver.

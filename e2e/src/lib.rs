@@ -125,15 +125,20 @@ pub fn unique_word(prefix: &str) -> String {
     word
 }
 
-/// The controller binary under test.
-pub fn controller_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("NEXUS_CONTROLLER_BIN") {
+/// A binary under test: `$<env>` when set, else the debug build in the target directory.
+pub fn debug_bin(name: &str, env: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
         return PathBuf::from(p);
     }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo_root().join("target"));
-    target.join("debug").join("nexus-controller")
+    target.join("debug").join(name)
+}
+
+/// The controller binary under test.
+pub fn controller_bin() -> PathBuf {
+    debug_bin("nexus-controller", "NEXUS_CONTROLLER_BIN")
 }
 
 /// A running nexus-controller, killed when dropped.
