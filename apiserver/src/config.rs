@@ -97,7 +97,7 @@ pub struct ServeConfig {
     pub dev_key_file: PathBuf,
 
     #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value = "json")]
-    pub log_format: crate::telemetry::LogFormat,
+    pub log_format: nexus_telemetry::LogFormat,
 }
 
 /// Entra ID (or any OIDC issuer) token validation for the portal face.

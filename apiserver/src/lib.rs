@@ -14,7 +14,6 @@ pub mod http;
 pub mod metrics;
 pub mod query;
 pub mod server;
-pub mod telemetry;
 pub mod tls;
 
 use std::sync::Arc;

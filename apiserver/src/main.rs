@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(cfg) => {
-            nexus_apiserver::telemetry::init(cfg.log_format);
+            nexus_telemetry::init(cfg.log_format, "info,tantivy=warn");
             nexus_apiserver::run(*cfg).await
         }
         Command::DevToken(args) => {

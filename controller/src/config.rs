@@ -6,7 +6,7 @@ use clap::Parser;
 
 use crate::{
     catalog::{context::BulkDetector, reconciler::Settings},
-    runtime::{leader::LeaseConfig, telemetry::LogFormat},
+    runtime::leader::LeaseConfig,
 };
 
 #[derive(Clone, Debug, Parser)]
@@ -66,7 +66,7 @@ pub struct Config {
     )]
     pub bulk_max_defer_seconds: u64,
     #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value = "json")]
-    pub log_format: LogFormat,
+    pub log_format: nexus_telemetry::LogFormat,
 }
 
 impl Config {

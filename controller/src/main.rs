@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use nexus_controller::{config::Config, runtime::telemetry};
+use nexus_controller::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
         eprintln!("nexus-controller: {problem}");
         return ExitCode::from(2);
     }
-    telemetry::init(cfg.log_format);
+    nexus_telemetry::init(cfg.log_format, "info,kube_runtime::controller=warn");
     match nexus_controller::run(cfg).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

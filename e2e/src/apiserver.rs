@@ -167,12 +167,8 @@ impl ApiserverProcess {
             .join(format!("{}-{}", opts.identity, short_id()));
         std::fs::create_dir_all(&dir)?;
         let key_file = dir.join("dev-key.pem");
-        let log_dir = repo_root().join("target").join("e2e-logs");
-        std::fs::create_dir_all(&log_dir)?;
-        let log = log_dir.join(format!("apiserver-{}.log", opts.identity));
-        let out = std::fs::File::create(&log)?;
-        let child = Command::new(&opts.bin)
-            .arg("serve")
+        let mut cmd = Command::new(&opts.bin);
+        cmd.arg("serve")
             .arg("--aggregated-addr")
             .arg(format!("127.0.0.1:{aggregated_port}"))
             .arg("--portal-addr")
@@ -190,18 +186,12 @@ impl ApiserverProcess {
             .arg(&opts.authz_cache_ttl)
             .arg("--log-format")
             .arg("text")
-            .args(&opts.extra_args)
-            .env("RUST_LOG", "info")
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .stdin(Stdio::null())
-            .spawn()
-            .with_context(|| {
-                format!(
-                    "starting {} (build it with `cargo build -p nexus-apiserver`)",
-                    opts.bin.display()
-                )
-            })?;
+            .args(&opts.extra_args);
+        let (child, log) = crate::spawn_logged(
+            &mut cmd,
+            &format!("apiserver-{}", opts.identity),
+            "nexus-apiserver",
+        )?;
         let http = https_client(&pki.join("ca.crt"), None)?;
         Ok(Self {
             child,
@@ -337,9 +327,7 @@ impl ApiserverProcess {
     }
 
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        crate::log_tail(&self.log, 40)
     }
 
     /// Removes the APIService if it still points at this process.

@@ -136,6 +136,39 @@ pub fn debug_bin(name: &str, env: &str) -> PathBuf {
     target.join("debug").join(name)
 }
 
+/// Starts `cmd` (RUST_LOG=info) with its output in `target/e2e-logs/<log_name>.log`; the error
+/// names the package to build when the binary is missing.
+pub fn spawn_logged(
+    cmd: &mut Command,
+    log_name: &str,
+    package: &str,
+) -> anyhow::Result<(std::process::Child, PathBuf)> {
+    let log_dir = repo_root().join("target").join("e2e-logs");
+    std::fs::create_dir_all(&log_dir)?;
+    let log = log_dir.join(format!("{log_name}.log"));
+    let out = std::fs::File::create(&log)?;
+    let child = cmd
+        .env("RUST_LOG", "info")
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (build it with `cargo build -p {package}`)",
+                cmd.get_program().to_string_lossy()
+            )
+        })?;
+    Ok((child, log))
+}
+
+/// The last `lines` lines of a log file.
+pub fn log_tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 /// The controller binary under test.
 pub fn controller_bin() -> PathBuf {
     debug_bin("nexus-controller", "NEXUS_CONTROLLER_BIN")
@@ -179,10 +212,6 @@ impl ControllerOptions {
 impl ControllerProcess {
     pub fn start(opts: &ControllerOptions) -> anyhow::Result<Self> {
         let metrics_port = free_port()?;
-        let log_dir = repo_root().join("target").join("e2e-logs");
-        std::fs::create_dir_all(&log_dir)?;
-        let log = log_dir.join(format!("{}.log", opts.identity));
-        let out = std::fs::File::create(&log)?;
         let mut cmd = Command::new(&opts.bin);
         cmd.arg("--metrics-addr")
             .arg(format!("127.0.0.1:{metrics_port}"))
@@ -204,18 +233,7 @@ impl ControllerProcess {
         if let Some(ns) = &opts.watch_namespace {
             cmd.arg("--watch-namespace").arg(ns);
         }
-        let child = cmd
-            .env("RUST_LOG", "info")
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .stdin(Stdio::null())
-            .spawn()
-            .with_context(|| {
-                format!(
-                    "starting {} (build it with `cargo build -p nexus-controller`)",
-                    opts.bin.display()
-                )
-            })?;
+        let (child, log) = spawn_logged(&mut cmd, &opts.identity, "nexus-controller")?;
         Ok(Self {
             child,
             identity: opts.identity.clone(),
@@ -267,9 +285,7 @@ impl ControllerProcess {
     }
 
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        log_tail(&self.log, 30)
     }
 }
 
@@ -281,14 +297,21 @@ impl Drop for ControllerProcess {
 
 /// Adds up every sample of a metric in Prometheus text format.
 pub fn sum_metric(text: &str, name: &str) -> f64 {
-    text.lines()
+    metric_value(text, name).unwrap_or(0.0)
+}
+
+/// Sum of a metric's samples in Prometheus text, or `None` when the metric is not exported.
+pub fn metric_value(text: &str, name: &str) -> Option<f64> {
+    let samples: Vec<f64> = text
+        .lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| {
             l.strip_prefix(name)
                 .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
 }
 
 /// A minimal HTTP/1.1 GET over loopback (the controller's metrics endpoint is plain HTTP).

@@ -773,3 +773,85 @@ mod tests {
         );
     }
 }
+
+/// A label value unique to one benchmark run (seconds since the epoch, hex).
+pub fn run_id() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    format!("{seconds:x}")
+}
+
+/// Starts the catalog controller over every namespace with a Lease of this run, and waits until
+/// it leads.
+pub async fn start_leading_controller(
+    identity: &str,
+    run: &str,
+    bin: Option<std::path::PathBuf>,
+) -> anyhow::Result<std::sync::Arc<crate::ControllerProcess>> {
+    let mut opts = crate::ControllerOptions::for_namespace("default", identity);
+    opts.watch_namespace = None;
+    opts.lease_name = format!("nexus-{identity}-{run}");
+    opts.lease_duration = 15;
+    if let Some(bin) = bin {
+        opts.bin = bin;
+    }
+    let ctrl = std::sync::Arc::new(crate::ControllerProcess::start(&opts)?);
+    crate::wait_for(
+        "the controller to lead",
+        Duration::from_secs(60),
+        || async {
+            Ok(if ctrl.is_leader().await {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            })
+        },
+    )
+    .await?;
+    Ok(ctrl)
+}
+
+/// What applying a synthetic org took.
+#[derive(Debug, Clone, Copy)]
+pub struct Applied {
+    pub entities: usize,
+    pub apply_seconds: f64,
+    /// From the last write until every entity reported Ready.
+    pub ready_after_seconds: f64,
+}
+
+/// Server-side applies `phases` (`concurrency` in flight) and waits, at most `timeout`, until
+/// the controller has made every entity Ready.
+pub async fn apply_until_ready(
+    client: &Client,
+    phases: &[Vec<Item>],
+    concurrency: usize,
+    run: &str,
+    timeout: Duration,
+    ctrl: &crate::ControllerProcess,
+    who: &str,
+) -> anyhow::Result<Applied> {
+    let start = Instant::now();
+    let entities = apply_all(client, phases, concurrency, run).await?;
+    let apply_seconds = start.elapsed().as_secs_f64();
+    let last_write = Instant::now();
+    let ready_after_seconds = match tokio::time::timeout(
+        timeout,
+        wait_all_ready(client, run, entities, last_write, who),
+    )
+    .await
+    {
+        Ok(r) => r?,
+        Err(_) => bail!(
+            "not all {entities} entities Ready after {timeout:?}\n{}",
+            ctrl.log_tail()
+        ),
+    };
+    Ok(Applied {
+        entities,
+        apply_seconds,
+        ready_after_seconds,
+    })
+}

@@ -116,125 +116,106 @@ impl VisibilityResolver {
         &self.authorizer
     }
 
-    pub async fn resolve(
-        &self,
-        user: &Arc<UserInfo>,
-        cache: &Cache,
-    ) -> Result<Arc<Visibility>, AuthzError> {
-        let grants_version = self.grants.version();
-        let (layout, pairs) = {
-            let store = cache.read();
-            let pairs: Vec<(EntityKind, Arc<str>)> = store
-                .partitions()
-                .map(|(k, ns, _)| (k, ns.clone()))
-                .collect();
-            (store.layout_version(), pairs)
-        };
-        let key = (user.clone(), layout, grants_version);
+    pub async fn resolve(&self, user: &Arc<UserInfo>, cache: &Cache) -> Arc<Visibility> {
+        let key = (
+            user.clone(),
+            cache.read().layout_version(),
+            self.grants.version(),
+        );
         if let Some(v) = self.memo.get(&key) {
-            return Ok(v);
+            return v;
         }
         let mut visibility = Visibility::default();
-        let cluster_wide: Vec<_> = stream::iter(EntityKind::ALL)
-            .map(|kind| async move {
-                let attributes = Attributes::get(CATALOG_GROUP, kind.plural(), None);
-                (kind, self.authorizer.check(user, &attributes).await)
+        let mut stale = false;
+        let cluster_wide =
+            EntityKind::ALL.map(|kind| (kind, Attributes::get(CATALOG_GROUP, kind.plural(), None)));
+        visibility.all_namespaces = self.allowed(user, &mut stale, cluster_wide).await;
+        let per_namespace: Vec<_> = cache
+            .read()
+            .partitions()
+            .filter(|(kind, _, _)| !visibility.all_namespaces.contains(kind))
+            .map(|(kind, ns, _)| {
+                let attributes = Attributes::get(CATALOG_GROUP, kind.plural(), Some(ns));
+                ((kind, ns.clone()), attributes)
             })
-            .buffer_unordered(PARALLEL_REVIEWS)
-            .collect()
-            .await;
-        for (kind, decision) in cluster_wide {
-            // A question nobody can answer now (kube-apiserver down, never asked before) hides
-            // the entities it covers and marks the answer stale, instead of failing it.
-            let Ok(decision) = decision else {
-                visibility.stale = true;
-                continue;
-            };
-            visibility.stale |= decision.stale;
-            if decision.allowed {
-                visibility.all_namespaces.insert(kind);
-            }
-        }
-        let remaining: Vec<_> = pairs
-            .into_iter()
-            .filter(|(kind, _)| !visibility.all_namespaces.contains(kind))
             .collect();
-        let per_namespace: Vec<_> = stream::iter(remaining)
-            .map(|(kind, ns)| async move {
-                let attributes = Attributes::get(CATALOG_GROUP, kind.plural(), Some(&ns));
-                let decision = self.authorizer.check(user, &attributes).await;
-                (kind, ns, decision)
-            })
-            .buffer_unordered(PARALLEL_REVIEWS)
-            .collect()
-            .await;
-        for (kind, ns, decision) in per_namespace {
-            // A question nobody can answer now (kube-apiserver down, never asked before) hides
-            // the entities it covers and marks the answer stale, instead of failing it.
-            let Ok(decision) = decision else {
-                visibility.stale = true;
-                continue;
-            };
-            visibility.stale |= decision.stale;
-            if decision.allowed {
-                visibility.namespaces.insert((kind, ns));
-            }
-        }
+        visibility.namespaces = self.allowed(user, &mut stale, per_namespace).await;
         // Entities RBAC grants by name: confirm each candidate with a named review.
-        let candidates: Vec<EntityRef> = {
-            let store = cache.read();
-            self.grants
-                .snapshot()
-                .into_iter()
-                .flat_map(|g| {
-                    let namespaces: Vec<Arc<str>> = match &g.namespace {
-                        Some(ns) => vec![Arc::from(ns.as_str())],
-                        None => g
-                            .kinds
-                            .iter()
-                            .flat_map(|k| store.namespaces_of(*k).cloned())
-                            .collect(),
-                    };
-                    let mut ids = Vec::new();
-                    for kind in &g.kinds {
-                        for ns in &namespaces {
-                            ids.push(EntityRef::new(*kind, ns.clone(), g.name.as_str()));
-                        }
-                    }
-                    ids
-                })
-                .filter(|id| store.get(id).is_some() && !visibility.can_see(id))
-                .collect()
-        };
-        let named: Vec<_> = stream::iter(candidates)
-            .map(|id| async move {
+        let named: Vec<_> = self
+            .name_candidates(cache, &visibility)
+            .into_iter()
+            .map(|id| {
                 let attributes =
                     Attributes::get(CATALOG_GROUP, id.kind.plural(), Some(&id.namespace))
                         .named(&id.name);
-                let decision = self.authorizer.check(user, &attributes).await;
-                (id, decision)
+                (id, attributes)
+            })
+            .collect();
+        visibility.names = self.allowed(user, &mut stale, named).await;
+        visibility.stale = stale;
+        let visibility = Arc::new(visibility);
+        // A stale answer is not memoised: the next request asks again.
+        if !stale {
+            self.memo.insert(key, visibility.clone());
+        }
+        visibility
+    }
+
+    /// Asks every question at once (bounded); returns the subjects allowed. A question nobody
+    /// can answer now (kube-apiserver down, never asked before) hides what it covers and sets
+    /// `stale`, instead of failing the whole answer.
+    async fn allowed<T: Eq + std::hash::Hash>(
+        &self,
+        user: &Arc<UserInfo>,
+        stale: &mut bool,
+        questions: impl IntoIterator<Item = (T, Attributes)>,
+    ) -> HashSet<T> {
+        let answers: Vec<_> = stream::iter(questions)
+            .map(|(subject, attributes)| async move {
+                (subject, self.authorizer.check(user, &attributes).await)
             })
             .buffer_unordered(PARALLEL_REVIEWS)
             .collect()
             .await;
-        for (id, decision) in named {
-            // A question nobody can answer now (kube-apiserver down, never asked before) hides
-            // the entities it covers and marks the answer stale, instead of failing it.
-            let Ok(decision) = decision else {
-                visibility.stale = true;
-                continue;
-            };
-            visibility.stale |= decision.stale;
-            if decision.allowed {
-                visibility.names.insert(id);
+        let mut allowed = HashSet::default();
+        for (subject, decision) in answers {
+            match decision {
+                Ok(decision) => {
+                    *stale |= decision.stale;
+                    if decision.allowed {
+                        allowed.insert(subject);
+                    }
+                }
+                Err(_) => *stale = true,
             }
         }
-        let visibility = Arc::new(visibility);
-        // A stale answer is not memoised: the next request asks again.
-        if !visibility.stale {
-            self.memo.insert(key, visibility.clone());
+        allowed
+    }
+
+    /// Existing entities some Role or ClusterRole names in `resourceNames` and `visibility`
+    /// does not already cover.
+    fn name_candidates(&self, cache: &Cache, visibility: &Visibility) -> Vec<EntityRef> {
+        let store = cache.read();
+        let mut ids = Vec::new();
+        for grant in self.grants.snapshot() {
+            let namespaces: Vec<Arc<str>> = match &grant.namespace {
+                Some(ns) => vec![Arc::from(ns.as_str())],
+                None => grant
+                    .kinds
+                    .iter()
+                    .flat_map(|k| store.namespaces_of(*k).cloned())
+                    .collect(),
+            };
+            for kind in &grant.kinds {
+                for ns in &namespaces {
+                    let id = EntityRef::new(*kind, ns.clone(), grant.name.as_str());
+                    if store.get(&id).is_some() && !visibility.can_see(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
         }
-        Ok(visibility)
+        ids
     }
 
     /// Whether `user` may get this one entity, including grants by resource name.

@@ -145,7 +145,11 @@ impl SearchIndex {
 
     /// Slots matching `text` with their scores; `None` when the text has no words (match all).
     pub fn search(&self, text: &str) -> Result<Option<Vec<(Slot, Score)>>, IndexError> {
-        let words = self.words(text);
+        self.search_words(&self.words(text))
+    }
+
+    /// As [`Self::search`], for words already split by [`Self::words`].
+    pub fn search_words(&self, words: &[String]) -> Result<Option<Vec<(Slot, Score)>>, IndexError> {
         if words.is_empty() {
             return Ok(None);
         }
@@ -153,7 +157,7 @@ impl SearchIndex {
             return Err(IndexError::TooManyWords);
         }
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for word in &words {
+        for word in words {
             let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for (field, weight) in [(self.fields.primary, 3.0), (self.fields.secondary, 1.0)] {
                 let term = Term::from_field_text(field, word);

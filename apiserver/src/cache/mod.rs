@@ -77,30 +77,31 @@ impl Cache {
                 return;
             }
         };
-        let change = {
-            let mut store = self.store.write().unwrap_or_else(|p| p.into_inner());
-            let change = store.upsert(entity);
-            self.metrics.set_size(&store);
-            change
-        };
-        if let Some((slot, change)) = change {
-            self.index
-                .send(IndexOp::Upsert(slot, change.entity().clone()));
-            self.publish(change);
-        }
+        self.write(|store| store.upsert(entity));
     }
 
     pub fn delete(&self, id: &EntityRef) {
+        self.write(|store| store.remove(id));
+    }
+
+    /// One store write, then (outside the lock) the search index and the change stream.
+    fn write(&self, change: impl FnOnce(&mut Store) -> Option<(store::Slot, Change)>) {
         let change = {
             let mut store = self.store.write().unwrap_or_else(|p| p.into_inner());
-            let change = store.remove(id);
+            let change = change(&mut store);
             self.metrics.set_size(&store);
             change
         };
-        if let Some((slot, change)) = change {
-            self.index.send(IndexOp::Delete(slot));
-            self.publish(change);
-        }
+        let Some((slot, change)) = change else {
+            return;
+        };
+        self.index.send(match &change {
+            Change::Deleted(_) => IndexOp::Delete(slot),
+            Change::Added(e) | Change::Modified(e) => IndexOp::Upsert(slot, e.clone()),
+        });
+        self.metrics.change(change.type_name());
+        // No subscribers is fine.
+        let _ = self.changes.send(Arc::new(change));
     }
 
     /// After a (re)list: the objects of `kind` are exactly `objects`. Entities that vanished
@@ -133,12 +134,6 @@ impl Cache {
         for id in gone {
             self.delete(&id);
         }
-    }
-
-    fn publish(&self, change: Change) {
-        self.metrics.change(change.type_name());
-        // No subscribers is fine.
-        let _ = self.changes.send(Arc::new(change));
     }
 }
 

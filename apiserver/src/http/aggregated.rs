@@ -17,19 +17,23 @@ use axum::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use nexus_api::EntityRef;
+
 use super::{
-    ApiError, Caller, SharedState, observe,
+    ApiError, Caller, SharedState, WithCache, observe,
     params::Params,
-    portal::search_from,
-    table::{TABLE_CONTENT_TYPE, entities_table, object_name, wants_table},
+    table::{entities_table, object_name, table_response, wants_table},
 };
 use crate::{
     authn::UserInfo,
     authz::PORTAL_GROUP,
-    query::{Summary, dashboard, entity, graph, parse_kind, parse_ref, search, team},
+    query::{
+        Summary, dashboard, entity, graph, parse_kind, parse_ref,
+        search::{self, SearchParams},
+        team,
+    },
     tls::PeerCertificates,
 };
-use nexus_api::EntityRef;
 
 pub const VERSION: &str = "v1alpha1";
 pub const GROUP_VERSION: &str = "portal.nexus.dev/v1alpha1";
@@ -283,7 +287,7 @@ fn apply_field_selector(params: &mut Params, selector: Option<String>) -> Result
 /// List parameters as kubectl sends them (`limit`, `continue`, `fieldSelector`) plus the
 /// search parameters (`q`, `kind`, …).
 fn list_params(raw: Option<&str>) -> Result<search::Search, ApiError> {
-    let accepted: Vec<&str> = super::portal::SEARCH_PARAMS
+    let accepted: Vec<&str> = SearchParams::KEYS
         .iter()
         .chain(KUBECTL_LIST_PARAMS)
         .copied()
@@ -304,7 +308,7 @@ fn list_params(raw: Option<&str>) -> Result<search::Search, ApiError> {
     }
     let selector = params.take("fieldSelector");
     apply_field_selector(&mut params, selector)?;
-    search_from(&params)
+    params.search()
 }
 
 async fn list_entities(
@@ -327,13 +331,10 @@ async fn list_entities(
     let summaries: Vec<Summary> = result.items.into_iter().map(|h| h.entity).collect();
     let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
     if wants_table(accept) {
-        let mut response =
-            Json(entities_table(&summaries, result.next_cursor.as_deref())).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(TABLE_CONTENT_TYPE),
-        );
-        return Ok(response);
+        return Ok(table_response(entities_table(
+            &summaries,
+            result.next_cursor.as_deref(),
+        )));
     }
     let items: Vec<Value> = summaries
         .iter()
@@ -372,29 +373,25 @@ async fn list_entities_ns(
     list_entities(state, parts.extensions, parts.headers, raw, Some(namespace)).await
 }
 
-/// Authorises `resource`/`name` in `namespace` and widens visibility by a name grant on the
-/// entity itself when RBAC has one.
-async fn named_caller(
+/// The common start of an entity-scoped request: which parameters, which entity (a Team for
+/// `teamviews`, `<kind>.<name>` otherwise), and what the caller may see.
+async fn scoped(
     state: &SharedState,
-    extensions: &axum::http::Extensions,
+    parts: &axum::http::request::Parts,
+    accepted: &[&str],
     resource: &str,
     namespace: &str,
     name: &str,
-    id: &EntityRef,
-) -> Result<Caller, ApiError> {
-    let user = user_of(extensions)?;
-    let mut caller = state
-        .authorize(user, "get", resource, Some(namespace), Some(name))
-        .await?;
-    if !caller.visibility.can_see(id)
-        && state
-            .resolver
-            .can_get(&caller.user, &caller.visibility, id)
-            .await?
-    {
-        caller.visibility = std::sync::Arc::new(caller.visibility.with_name(id.clone()));
-    }
-    Ok(caller)
+) -> Result<(Caller, EntityRef, Params), ApiError> {
+    let params = Params::parse(parts.uri.query(), accepted)?;
+    let id = if resource == "teamviews" {
+        parse_ref(&format!("team:{namespace}/{name}"))?
+    } else {
+        entity_ref(namespace, name)?
+    };
+    let user = user_of(&parts.extensions)?;
+    let caller = state.authorize_entity(user, resource, &id).await?;
+    Ok((caller, id, params))
 }
 
 fn typed<T: Serialize>(
@@ -423,30 +420,18 @@ async fn get_entity(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    Params::parse(parts.uri.query(), &["pretty", "resourceVersion"])?;
-    let id = entity_ref(&namespace, &name)?;
-    let caller = named_caller(
-        &state,
-        &parts.extensions,
-        "entities",
-        &namespace,
-        &name,
-        &id,
-    )
-    .await?;
+    let accepted = ["pretty", "resourceVersion"];
+    let (caller, id, _) = scoped(&state, &parts, &accepted, "entities", &namespace, &name).await?;
     let view = entity::get(&state.cache, &caller.visibility, &id)?;
     let accept = parts
         .headers
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok());
     if wants_table(accept) {
-        let mut response =
-            Json(entities_table(std::slice::from_ref(&view.summary), None)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(TABLE_CONTENT_TYPE),
-        );
-        return Ok(response);
+        return Ok(table_response(entities_table(
+            std::slice::from_ref(&view.summary),
+            None,
+        )));
     }
     let status = json!({
         "ready": view.summary.ready,
@@ -475,19 +460,16 @@ async fn searches(
         .and_then(|a| a.to_str().ok());
     if wants_table(accept) {
         let summaries: Vec<Summary> = result.items.into_iter().map(|h| h.entity).collect();
-        let mut response =
-            Json(entities_table(&summaries, result.next_cursor.as_deref())).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(TABLE_CONTENT_TYPE),
-        );
-        return Ok(response);
+        return Ok(table_response(entities_table(
+            &summaries,
+            result.next_cursor.as_deref(),
+        )));
     }
     typed(
         "SearchResult",
         None,
         "search",
-        with_freshness(&state, result),
+        WithCache::new(&state, &caller, result),
     )
 }
 
@@ -503,19 +485,12 @@ async fn facets(State(state): State<SharedState>, request: Request) -> Result<Re
         "FacetCounts",
         None,
         "facets",
-        with_freshness(
+        WithCache::new(
             &state,
+            &caller,
             json!({"total": result.total, "facets": result.facets}),
         ),
     )
-}
-
-fn with_freshness<T: Serialize>(state: &SharedState, body: T) -> super::portal::WithCache<T> {
-    super::portal::WithCache {
-        body,
-        cache: state.cache.sync.freshness(),
-        permissions_stale: false,
-    }
 }
 
 async fn get_graph(
@@ -524,10 +499,10 @@ async fn get_graph(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    let params = Params::parse(parts.uri.query(), &["depth", "relations", "pretty"])?;
+    let accepted = ["depth", "relations", "pretty"];
+    let (caller, id, params) =
+        scoped(&state, &parts, &accepted, "graphs", &namespace, &name).await?;
     let graph_params = graph::parse_params(params.get("depth"), params.get("relations"))?;
-    let id = entity_ref(&namespace, &name)?;
-    let caller = named_caller(&state, &parts.extensions, "graphs", &namespace, &name, &id).await?;
     let graph = graph::neighbourhood(&state.cache, &caller.visibility, &id, &graph_params)?;
     typed("Graph", Some(&namespace), &name, graph)
 }
@@ -538,9 +513,7 @@ async fn get_impact(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    Params::parse(parts.uri.query(), &["pretty"])?;
-    let id = entity_ref(&namespace, &name)?;
-    let caller = named_caller(&state, &parts.extensions, "impacts", &namespace, &name, &id).await?;
+    let (caller, id, _) = scoped(&state, &parts, &["pretty"], "impacts", &namespace, &name).await?;
     let impact = graph::impact(&state.cache, &caller.visibility, &id)?;
     typed("Impact", Some(&namespace), &name, impact)
 }
@@ -551,17 +524,8 @@ async fn get_teamview(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    Params::parse(parts.uri.query(), &["pretty"])?;
-    let id = parse_ref(&format!("team:{namespace}/{name}"))?;
-    let caller = named_caller(
-        &state,
-        &parts.extensions,
-        "teamviews",
-        &namespace,
-        &name,
-        &id,
-    )
-    .await?;
+    let (caller, id, _) =
+        scoped(&state, &parts, &["pretty"], "teamviews", &namespace, &name).await?;
     let view = team::view(&state.cache, &caller.visibility, &id)?;
     typed("TeamView", Some(&namespace), &name, view)
 }
@@ -583,5 +547,10 @@ async fn get_dashboard(
         .authorize(user, "get", "dashboards", None, Some("me"))
         .await?;
     let board = dashboard::build(&state.cache, &caller.visibility, &caller.user);
-    typed("Dashboard", None, "me", with_freshness(&state, board))
+    typed(
+        "Dashboard",
+        None,
+        "me",
+        WithCache::new(&state, &caller, board),
+    )
 }

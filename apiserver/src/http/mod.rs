@@ -18,10 +18,13 @@ use axum::{
     response::Response,
 };
 
+use nexus_api::EntityRef;
+use serde::Serialize;
+
 use crate::{
     authn::{UserInfo, bearer::BearerAuth, frontproxy::FrontProxyAuth},
     authz::{Attributes, PORTAL_GROUP, Visibility, visibility::VisibilityResolver},
-    cache::Cache,
+    cache::{Cache, sync::Freshness},
     metrics::Metrics,
 };
 
@@ -75,8 +78,61 @@ impl AppState {
                     .unwrap_or_else(|| " at the cluster scope".into())
             )));
         }
-        let visibility = self.resolver.resolve(&user, &self.cache).await?;
+        let visibility = self.resolver.resolve(&user, &self.cache).await;
         Ok(Caller { user, visibility })
+    }
+}
+
+impl AppState {
+    /// Authorises `get` on an entity-scoped portal resource (`entities`, `graphs`, `impacts`,
+    /// `teamviews`) for this entity, and widens visibility by a name grant when RBAC gives the
+    /// caller this one entity by `resourceNames`. Both faces name the object as the aggregated
+    /// API does: `<kind>.<name>`, or the Team's name for `teamviews`.
+    pub async fn authorize_entity(
+        &self,
+        user: UserInfo,
+        resource: &str,
+        id: &EntityRef,
+    ) -> Result<Caller, ApiError> {
+        let object = if resource == "teamviews" {
+            id.name.to_string()
+        } else {
+            format!("{}.{}", id.kind.ref_name(), id.name)
+        };
+        let mut caller = self
+            .authorize(user, "get", resource, Some(&id.namespace), Some(&object))
+            .await?;
+        if !caller.visibility.can_see(id)
+            && self
+                .resolver
+                .can_get(&caller.user, &caller.visibility, id)
+                .await?
+        {
+            caller.visibility = Arc::new(caller.visibility.with_name(id.clone()));
+        }
+        Ok(caller)
+    }
+}
+
+/// An answer with the cache's freshness attached (both faces).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WithCache<T: Serialize> {
+    #[serde(flatten)]
+    pub body: T,
+    pub cache: Freshness,
+    /// Permissions came from last-known answers (kube-apiserver unreachable).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub permissions_stale: bool,
+}
+
+impl<T: Serialize> WithCache<T> {
+    pub fn new(state: &AppState, caller: &Caller, body: T) -> Self {
+        Self {
+            body,
+            cache: state.cache.sync.freshness(),
+            permissions_stale: caller.visibility.stale,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::ApiError;
+use crate::query::search::{Search, SearchParams, split_list};
 
 pub struct Params(BTreeMap<String, String>);
 
@@ -42,6 +43,20 @@ impl Params {
                 v.push_str(value);
             })
             .or_insert_with(|| value.to_string());
+    }
+
+    /// The search these parameters describe (the keys of [`SearchParams::KEYS`] it holds).
+    pub fn search(&self) -> Result<Search, ApiError> {
+        let mut raw = SearchParams::default();
+        for (key, value) in &self.0 {
+            raw.set(key, value.as_str());
+        }
+        Ok(raw.validate()?)
+    }
+
+    /// A comma-separated parameter as a list.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        split_list(self.get(key))
     }
 
     pub fn take(&mut self, key: &str) -> Option<String> {

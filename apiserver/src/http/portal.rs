@@ -2,8 +2,6 @@
 //! bearer tokens (Entra ID, or dev tokens under `make dev`) and authorised with the same
 //! SubjectAccessReviews.
 
-use std::sync::Arc;
-
 use axum::{
     Json, Router,
     extract::{Path, RawQuery, State},
@@ -16,26 +14,15 @@ use nexus_api::{EntityKind, EntityRef};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, Caller, SharedState, observe, params::Params};
+use super::{ApiError, Caller, SharedState, WithCache, observe, params::Params};
 use crate::{
     authn::UserInfo,
-    cache::sync::Freshness,
-    query::{self, dashboard, entity, graph, parse_kind, parse_ref, search, team},
+    query::{
+        self, dashboard, entity, graph, parse_kind, parse_ref,
+        search::{self, SearchParams},
+        team,
+    },
 };
-
-pub const SEARCH_PARAMS: &[&str] = &[
-    "q",
-    "kind",
-    "namespace",
-    "owner",
-    "lifecycle",
-    "type",
-    "tag",
-    "sort",
-    "limit",
-    "cursor",
-    "facets",
-];
 
 pub fn router(state: SharedState) -> Router {
     let mut router = Router::new()
@@ -75,24 +62,8 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-/// A portal answer with the cache's freshness attached.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WithCache<T: Serialize> {
-    #[serde(flatten)]
-    pub body: T,
-    pub cache: Freshness,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub permissions_stale: bool,
-}
-
 pub fn answer<T: Serialize>(state: &SharedState, caller: &Caller, body: T) -> Response {
-    let mut response = Json(WithCache {
-        body,
-        cache: state.cache.sync.freshness(),
-        permissions_stale: caller.visibility.stale,
-    })
-    .into_response();
+    let mut response = Json(WithCache::new(state, caller, body)).into_response();
     if caller.visibility.stale {
         response.headers_mut().insert(
             axum::http::HeaderName::from_static(super::AUTHZ_STALE_HEADER),
@@ -110,32 +81,13 @@ pub async fn authenticate(state: &SharedState, headers: &HeaderMap) -> Result<Us
     Ok(bearer.authenticate(headers).await?)
 }
 
-pub fn search_from(params: &Params) -> Result<search::Search, ApiError> {
-    let get = |k: &str| params.get(k).map(str::to_string);
-    let raw = search::SearchParams {
-        q: get("q"),
-        kind: get("kind"),
-        namespace: get("namespace"),
-        owner: get("owner"),
-        lifecycle: get("lifecycle"),
-        type_: get("type"),
-        tag: get("tag"),
-        sort: get("sort"),
-        limit: get("limit"),
-        cursor: get("cursor"),
-        facets: get("facets"),
-    };
-    Ok(raw.validate()?)
-}
-
 async fn search_handler(
     State(state): State<SharedState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let user = authenticate(&state, &headers).await?;
-    let params = Params::parse(raw.as_deref(), SEARCH_PARAMS)?;
-    let search = search_from(&params)?;
+    let search = Params::parse(raw.as_deref(), SearchParams::KEYS)?.search()?;
     let caller = state
         .authorize(user, "list", "searches", None, None)
         .await?;
@@ -149,8 +101,7 @@ async fn facets_handler(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let user = authenticate(&state, &headers).await?;
-    let params = Params::parse(raw.as_deref(), &SEARCH_PARAMS[..7])?;
-    let mut search = search_from(&params)?;
+    let mut search = Params::parse(raw.as_deref(), SearchParams::FILTER_KEYS)?.search()?;
     search.limit = 0;
     search.facets = true;
     let caller = state.authorize(user, "list", "facets", None, None).await?;
@@ -170,26 +121,21 @@ fn entity_ref(kind: &str, namespace: &str, name: &str) -> Result<EntityRef, ApiE
     ))?)
 }
 
-/// Authorises `resource` in the entity's namespace and widens visibility by a name grant when
-/// RBAC gives the caller this one entity by `resourceNames`.
-async fn caller_for(
+/// The common start of an entity-scoped request: who, which parameters, which entity, and what
+/// the caller may see.
+async fn scoped(
     state: &SharedState,
-    user: UserInfo,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    accepted: &[&str],
     resource: &str,
-    id: &EntityRef,
-) -> Result<Caller, ApiError> {
-    let mut caller = state
-        .authorize(user, "get", resource, Some(&id.namespace), None)
-        .await?;
-    if !caller.visibility.can_see(id)
-        && state
-            .resolver
-            .can_get(&caller.user, &caller.visibility, id)
-            .await?
-    {
-        caller.visibility = Arc::new(caller.visibility.with_name(id.clone()));
-    }
-    Ok(caller)
+    id: Result<EntityRef, ApiError>,
+) -> Result<(Caller, EntityRef, Params), ApiError> {
+    let user = authenticate(state, headers).await?;
+    let params = Params::parse(raw, accepted)?;
+    let id = id?;
+    let caller = state.authorize_entity(user, resource, &id).await?;
+    Ok((caller, id, params))
 }
 
 async fn entity_handler(
@@ -198,10 +144,8 @@ async fn entity_handler(
     Path((kind, namespace, name)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let user = authenticate(&state, &headers).await?;
-    Params::parse(raw.as_deref(), &[])?;
-    let id = entity_ref(&kind, &namespace, &name)?;
-    let caller = caller_for(&state, user, "entities", &id).await?;
+    let id = entity_ref(&kind, &namespace, &name);
+    let (caller, id, _) = scoped(&state, &headers, raw.as_deref(), &[], "entities", id).await?;
     let view = entity::get(&state.cache, &caller.visibility, &id)?;
     Ok(answer(&state, &caller, view))
 }
@@ -212,11 +156,11 @@ async fn graph_handler(
     Path((kind, namespace, name)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let user = authenticate(&state, &headers).await?;
-    let params = Params::parse(raw.as_deref(), &["depth", "relations"])?;
+    let id = entity_ref(&kind, &namespace, &name);
+    let accepted = ["depth", "relations"];
+    let (caller, id, params) =
+        scoped(&state, &headers, raw.as_deref(), &accepted, "graphs", id).await?;
     let graph_params = graph::parse_params(params.get("depth"), params.get("relations"))?;
-    let id = entity_ref(&kind, &namespace, &name)?;
-    let caller = caller_for(&state, user, "graphs", &id).await?;
     let graph = graph::neighbourhood(&state.cache, &caller.visibility, &id, &graph_params)?;
     Ok(answer(&state, &caller, graph))
 }
@@ -227,10 +171,8 @@ async fn impact_handler(
     Path((kind, namespace, name)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let user = authenticate(&state, &headers).await?;
-    Params::parse(raw.as_deref(), &[])?;
-    let id = entity_ref(&kind, &namespace, &name)?;
-    let caller = caller_for(&state, user, "impacts", &id).await?;
+    let id = entity_ref(&kind, &namespace, &name);
+    let (caller, id, _) = scoped(&state, &headers, raw.as_deref(), &[], "impacts", id).await?;
     let impact = graph::impact(&state.cache, &caller.visibility, &id)?;
     Ok(answer(&state, &caller, impact))
 }
@@ -241,10 +183,8 @@ async fn team_handler(
     Path((namespace, name)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let user = authenticate(&state, &headers).await?;
-    Params::parse(raw.as_deref(), &[])?;
-    let id = entity_ref("team", &namespace, &name)?;
-    let caller = caller_for(&state, user, "teamviews", &id).await?;
+    let id = entity_ref("team", &namespace, &name);
+    let (caller, id, _) = scoped(&state, &headers, raw.as_deref(), &[], "teamviews", id).await?;
     let view = team::view(&state.cache, &caller.visibility, &id)?;
     Ok(answer(&state, &caller, view))
 }
@@ -290,8 +230,10 @@ async fn status_handler(
 ) -> Result<Response, ApiError> {
     let user = authenticate(&state, &headers).await?;
     let caller = state.authorize(user, "list", "facets", None, None).await?;
-    let mut all = search::Search::all();
-    all.limit = 0;
+    let all = search::Search {
+        limit: 0,
+        ..Default::default()
+    };
     let result = query::search::run(&state.cache, &caller.visibility, &all)?;
     let kinds = result.facets.map(|f| f.kind).unwrap_or_default();
     let body = json!({
@@ -356,7 +298,7 @@ async fn dev_token(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::{sync::Arc, time::Duration};
 
     use axum::{body::Body, http::Request};
     use http_body_util::BodyExt;

@@ -76,23 +76,15 @@ pub async fn portal_stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let user = authenticate(&state, &headers).await?;
     let params = Params::parse(raw.as_deref(), &["kind", "namespace", "ref"])?;
-    let list = |k: &str| -> Vec<String> {
-        params
-            .get(k)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
     let filters = Filters {
-        kinds: list("kind")
+        kinds: params
+            .list("kind")
             .iter()
             .map(|k| parse_kind(k))
             .collect::<Result<_, _>>()?,
-        namespaces: list("namespace"),
-        refs: list("ref")
+        namespaces: params.list("namespace"),
+        refs: params
+            .list("ref")
             .iter()
             .map(|r| parse_ref(r))
             .collect::<Result<_, _>>()?,
@@ -189,15 +181,15 @@ impl Subscription {
         }
         self.refreshed = Instant::now();
         self.layout = layout;
-        match self
+        let fresh = self
             .state
             .resolver
             .resolve(&self.user, &self.state.cache)
-            .await
-        {
-            Ok(v) => self.visibility = v,
-            // Keep the last answer; the apiserver may be restarting.
-            Err(error) => tracing::debug!(%error, "stream keeps previous visibility"),
+            .await;
+        // A stale answer may hide what could not be asked (kube-apiserver restarting): keep the
+        // last complete one until permissions can be checked again.
+        if !fresh.stale {
+            self.visibility = fresh;
         }
     }
 }

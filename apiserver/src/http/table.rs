@@ -22,6 +22,17 @@ pub fn object_name(s: &Summary) -> String {
     format!("{}.{}", s.kind.to_ascii_lowercase(), s.name)
 }
 
+/// A Table answer with the content type kubectl expects.
+pub fn table_response(table: Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = axum::Json(table).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(TABLE_CONTENT_TYPE),
+    );
+    response
+}
+
 /// Human age like kubectl prints it (`45s`, `12m`, `3h`, `5d`).
 pub fn age(created: Option<&str>) -> String {
     let Some(created) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {

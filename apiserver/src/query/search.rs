@@ -33,7 +33,7 @@ pub enum Sort {
 }
 
 /// Raw query-string parameters (both faces use the same names).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone)]
 pub struct SearchParams {
     pub q: Option<String>,
     /// Comma-separated; repeated values are joined by the face.
@@ -41,7 +41,6 @@ pub struct SearchParams {
     pub namespace: Option<String>,
     pub owner: Option<String>,
     pub lifecycle: Option<String>,
-    #[serde(rename = "type")]
     pub type_: Option<String>,
     pub tag: Option<String>,
     pub sort: Option<String>,
@@ -49,6 +48,54 @@ pub struct SearchParams {
     pub cursor: Option<String>,
     /// `false` skips facet counting (typeahead).
     pub facets: Option<String>,
+}
+
+impl SearchParams {
+    /// The parameter names, as both faces spell them in query strings.
+    pub const KEYS: &[&str] = &[
+        "q",
+        "kind",
+        "namespace",
+        "owner",
+        "lifecycle",
+        "type",
+        "tag",
+        "sort",
+        "limit",
+        "cursor",
+        "facets",
+    ];
+    /// The ones that choose what matches (not how it is ordered or paged).
+    pub const FILTER_KEYS: &[&str] = &[
+        "q",
+        "kind",
+        "namespace",
+        "owner",
+        "lifecycle",
+        "type",
+        "tag",
+    ];
+
+    /// Sets one parameter by its query-string name; `false` for a name that is not a search
+    /// parameter.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) -> bool {
+        let slot = match key {
+            "q" => &mut self.q,
+            "kind" => &mut self.kind,
+            "namespace" => &mut self.namespace,
+            "owner" => &mut self.owner,
+            "lifecycle" => &mut self.lifecycle,
+            "type" => &mut self.type_,
+            "tag" => &mut self.tag,
+            "sort" => &mut self.sort,
+            "limit" => &mut self.limit,
+            "cursor" => &mut self.cursor,
+            "facets" => &mut self.facets,
+            _ => return false,
+        };
+        *slot = Some(value.into());
+        true
+    }
 }
 
 /// Validated search.
@@ -77,9 +124,9 @@ pub struct CursorKey {
     k: String,
 }
 
-fn list(raw: &Option<String>) -> Vec<String> {
-    raw.as_deref()
-        .unwrap_or_default()
+/// `a, b,,c` → `[a, b, c]`: the comma-separated lists every filter parameter takes.
+pub fn split_list(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -96,7 +143,7 @@ impl SearchParams {
                 text.len()
             )));
         }
-        let kinds = list(&self.kind)
+        let kinds = split_list(self.kind.as_deref())
             .iter()
             .map(|k| parse_kind(k))
             .collect::<Result<Vec<_>, _>>()?;
@@ -141,11 +188,11 @@ impl SearchParams {
         let mut search = Search {
             text,
             kinds,
-            namespaces: list(&self.namespace),
-            owners: list(&self.owner),
-            lifecycles: list(&self.lifecycle),
-            types: list(&self.type_),
-            tags: list(&self.tag),
+            namespaces: split_list(self.namespace.as_deref()),
+            owners: split_list(self.owner.as_deref()),
+            lifecycles: split_list(self.lifecycle.as_deref()),
+            types: split_list(self.type_.as_deref()),
+            tags: split_list(self.tag.as_deref()),
             sort,
             limit,
             after: None,
@@ -172,12 +219,6 @@ impl SearchParams {
 }
 
 impl Search {
-    pub fn all() -> Search {
-        SearchParams::default()
-            .validate()
-            .unwrap_or_else(|_| unreachable_default())
-    }
-
     fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -223,19 +264,22 @@ impl Search {
 
 type Key<'e> = [&'e str; 3];
 
-fn unreachable_default() -> Search {
-    Search {
-        text: String::new(),
-        kinds: Vec::new(),
-        namespaces: Vec::new(),
-        owners: Vec::new(),
-        lifecycles: Vec::new(),
-        types: Vec::new(),
-        tags: Vec::new(),
-        sort: Sort::Name,
-        limit: DEFAULT_LIMIT,
-        after: None,
-        facets: true,
+impl Default for Search {
+    /// Everything, in name order, first page, with facets.
+    fn default() -> Self {
+        Search {
+            text: String::new(),
+            kinds: Vec::new(),
+            namespaces: Vec::new(),
+            owners: Vec::new(),
+            lifecycles: Vec::new(),
+            types: Vec::new(),
+            tags: Vec::new(),
+            sort: Sort::Name,
+            limit: DEFAULT_LIMIT,
+            after: None,
+            facets: true,
+        }
     }
 }
 
@@ -342,8 +386,6 @@ pub struct Hit {
     pub entity: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
-    #[serde(skip)]
-    pub arc: Option<Arc<Entity>>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -502,7 +544,6 @@ fn browse(store: &Store, visibility: &Visibility, search: &Search) -> Option<Sea
             .map(|e| Hit {
                 entity: Summary::of(e),
                 score: None,
-                arc: Some(e.clone()),
             })
             .collect(),
         total,
@@ -528,12 +569,12 @@ pub fn run(
     visibility: &Visibility,
     search: &Search,
 ) -> Result<SearchResult, QueryError> {
+    let words = cache.index.words(&search.text);
     let hits = cache
         .index
-        .search(&search.text)
+        .search_words(&words)
         .map_err(|e| QueryError::BadRequest(e.to_string()))?;
     let exact = search.text.trim().to_lowercase();
-    let words = cache.index.words(&search.text);
     let store = cache.read();
     if hits.is_none()
         && let Some(result) = browse(&store, visibility, search)
@@ -614,7 +655,6 @@ pub fn run(
         .map(|(score, _, e)| Hit {
             entity: Summary::of(e),
             score: by_relevance.then_some(score),
-            arc: Some(e.clone()),
         })
         .collect();
     Ok(SearchResult {
@@ -633,18 +673,7 @@ mod tests {
     fn params(pairs: &[(&str, &str)]) -> Search {
         let mut p = SearchParams::default();
         for (k, v) in pairs {
-            let v = Some(v.to_string());
-            match *k {
-                "q" => p.q = v,
-                "kind" => p.kind = v,
-                "namespace" => p.namespace = v,
-                "owner" => p.owner = v,
-                "tag" => p.tag = v,
-                "sort" => p.sort = v,
-                "limit" => p.limit = v,
-                "cursor" => p.cursor = v,
-                _ => panic!("{k}"),
-            }
+            assert!(p.set(k, *v), "{k} is not a search parameter");
         }
         p.validate().unwrap()
     }

@@ -1,5 +1,4 @@
-//! Process plumbing: leader election, the health/metrics server, logging.
+//! Process plumbing: leader election, the health/metrics server.
 
 pub mod leader;
 pub mod server;
-pub mod telemetry;

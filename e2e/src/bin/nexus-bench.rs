@@ -5,16 +5,14 @@
 //!
 //!     nexus-bench [--entities N] [--namespaces M] [--concurrency C] [--controller-bin PATH] [--keep]
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use nexus_e2e::{
-    ControllerOptions, ControllerProcess, client,
+    client,
     synthetic::{
-        apply_all, create_namespaces, delete_namespaces, generate, round, rss_mib, wait_all_ready,
+        Applied, apply_until_ready, create_namespaces, delete_namespaces, generate, round, rss_mib,
+        run_id, start_leading_controller,
     },
 };
 use serde_json::{Value, json};
@@ -94,64 +92,38 @@ fn emit(v: Value) {
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let client = client().await?;
-    let run = format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs()
-    );
+    let run = run_id();
     let phases = generate(args.entities, args.namespaces, &run);
     let total: usize = phases.iter().map(Vec::len).sum();
 
     create_namespaces(&client, &run, args.namespaces).await?;
 
-    let mut opts = ControllerOptions::for_namespace("default", "bench");
-    opts.watch_namespace = None;
-    opts.lease_name = format!("nexus-bench-{run}");
-    opts.lease_duration = 15;
-    if let Some(bin) = &args.controller_bin {
-        opts.bin = bin.into();
-    }
-    let ctrl = Arc::new(ControllerProcess::start(&opts)?);
-    nexus_e2e::wait_for(
-        "the controller to lead",
-        Duration::from_secs(60),
-        || async {
-            Ok(if ctrl.is_leader().await {
-                Ok(())
-            } else {
-                Err("not yet".into())
-            })
-        },
-    )
-    .await?;
+    let ctrl =
+        start_leading_controller("bench", &run, args.controller_bin.as_ref().map(Into::into))
+            .await?;
 
     eprintln!(
         "nexus-bench: applying {total} entities in {} namespaces",
         args.namespaces
     );
-    let start = Instant::now();
-    let applied = apply_all(&client, &phases, args.concurrency, &run).await?;
-    let apply_secs = start.elapsed().as_secs_f64();
-    let last_write = Instant::now();
+    let Applied {
+        entities: applied,
+        apply_seconds: apply_secs,
+        ready_after_seconds: ready_after,
+    } = apply_until_ready(
+        &client,
+        &phases,
+        args.concurrency,
+        &run,
+        args.timeout,
+        &ctrl,
+        "nexus-bench",
+    )
+    .await?;
     emit(
         json!({"metric": "apply", "entities": applied, "namespaces": args.namespaces, "concurrency": args.concurrency,
         "seconds": round(apply_secs), "writes_per_second": round(applied as f64 / apply_secs)}),
     );
-
-    let ready_after = match tokio::time::timeout(
-        args.timeout,
-        wait_all_ready(&client, &run, applied, last_write, "nexus-bench"),
-    )
-    .await
-    {
-        Ok(r) => r?,
-        Err(_) => bail!(
-            "not all {applied} entities Ready after {:?}\n{}",
-            args.timeout,
-            ctrl.log_tail()
-        ),
-    };
     emit(
         json!({"metric": "all_ready_after_last_write", "entities": applied, "seconds": round(ready_after),
         "note": "measured with watches on every kind"}),

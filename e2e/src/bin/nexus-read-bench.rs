@@ -47,14 +47,13 @@ use nexus_apiserver::{
     tls::{CertReloader, serve, server_config},
 };
 use nexus_e2e::{
-    ControllerOptions, ControllerProcess,
     apiserver::{ApiserverOptions, ApiserverProcess, SseStream},
     load::{self, Outcome, Request},
     repo_root,
     synthetic::{
-        AREAS, CODENAMES, Item, Layout, Shape, Statuses, apply_all, apply_one, bench_namespace,
-        codename, create_namespaces, delete_namespaces, generate_shape, round, rss_mib, user_email,
-        wait_all_ready,
+        AREAS, Applied, CODENAMES, Item, Layout, Shape, Statuses, apply_one, apply_until_ready,
+        bench_namespace, codename, create_namespaces, delete_namespaces, generate_shape, round,
+        rss_mib, run_id, start_leading_controller, user_email,
     },
 };
 use serde_json::{Value, json};
@@ -887,16 +886,7 @@ fn start_portal(
 fn search_params(pairs: &[(&'static str, String)]) -> search::SearchParams {
     let mut p = search::SearchParams::default();
     for (k, v) in pairs {
-        let v = Some(v.clone());
-        match *k {
-            "q" => p.q = v,
-            "kind" => p.kind = v,
-            "owner" => p.owner = v,
-            "sort" => p.sort = v,
-            "limit" => p.limit = v,
-            "facets" => p.facets = v,
-            _ => {}
-        }
+        assert!(p.set(k, v.as_str()), "{k} is not a search parameter");
     }
     p
 }
@@ -1211,76 +1201,38 @@ async fn revoke_read(client: &Client) {
         .await;
 }
 
-/// A sample's value in Prometheus text (first matching line).
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|r| r.starts_with(' ') || r.starts_with('{'))
-        })
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
 async fn cluster(args: &Args) -> anyhow::Result<()> {
     let client = nexus_e2e::client().await?;
-    let run = format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs()
-    );
+    let run = run_id();
     let l = Layout::new(args.entities, args.namespaces, Shape::READ);
     let phases = generate_shape(args.entities, args.namespaces, &run, Shape::READ);
     let total: usize = phases.iter().map(Vec::len).sum();
     create_namespaces(&client, &run, args.namespaces).await?;
 
-    let mut opts = ControllerOptions::for_namespace("default", "read-bench");
-    opts.watch_namespace = None;
-    opts.lease_name = format!("nexus-read-bench-{run}");
-    opts.lease_duration = 15;
-    if let Some(bin) = &args.controller_bin {
-        opts.bin = bin.clone();
-    }
-    let ctrl = Arc::new(ControllerProcess::start(&opts)?);
-    nexus_e2e::wait_for(
-        "the controller to lead",
-        Duration::from_secs(60),
-        || async {
-            Ok(if ctrl.is_leader().await {
-                Ok(())
-            } else {
-                Err("not yet".into())
-            })
-        },
-    )
-    .await?;
+    let ctrl = start_leading_controller("read-bench", &run, args.controller_bin.clone()).await?;
 
     progress(format!(
         "applying {total} entities in {} namespaces",
         args.namespaces
     ));
-    let start = Instant::now();
-    let applied = apply_all(&client, &phases, args.apply_concurrency, &run).await?;
-    let apply_secs = start.elapsed().as_secs_f64();
-    let last_write = Instant::now();
+    let Applied {
+        entities: applied,
+        apply_seconds: apply_secs,
+        ready_after_seconds: ready_after,
+    } = apply_until_ready(
+        &client,
+        &phases,
+        args.apply_concurrency,
+        &run,
+        args.timeout,
+        &ctrl,
+        WHO,
+    )
+    .await?;
     emit(
         json!({"metric": "apply", "mode": "cluster", "entities": applied, "namespaces": args.namespaces,
         "seconds": round(apply_secs), "writes_per_second": round(applied as f64 / apply_secs)}),
     );
-    let ready_after = match tokio::time::timeout(
-        args.timeout,
-        wait_all_ready(&client, &run, applied, last_write, WHO),
-    )
-    .await
-    {
-        Ok(r) => r?,
-        Err(_) => bail!(
-            "not all {applied} entities Ready after {:?}\n{}",
-            args.timeout,
-            ctrl.log_tail()
-        ),
-    };
     emit(
         json!({"metric": "all_ready_after_last_write", "mode": "cluster", "entities": applied,
         "seconds": round(ready_after)}),
@@ -1301,8 +1253,9 @@ async fn cluster(args: &Args) -> anyhow::Result<()> {
     let mut last_count = 0.0;
     let indexed_secs = loop {
         let text = apiserver.metrics().await.unwrap_or_default();
-        let count = metric(&text, "nexus_apiserver_cache_entities").unwrap_or(0.0);
-        let pending = metric(&text, "nexus_apiserver_index_pending").unwrap_or(1.0);
+        let count = nexus_e2e::metric_value(&text, "nexus_apiserver_cache_entities").unwrap_or(0.0);
+        let pending =
+            nexus_e2e::metric_value(&text, "nexus_apiserver_index_pending").unwrap_or(1.0);
         if count >= applied as f64 && count == last_count && pending == 0.0 {
             break started.elapsed().as_secs_f64();
         }
@@ -1314,11 +1267,12 @@ async fn cluster(args: &Args) -> anyhow::Result<()> {
     };
     let pid = apiserver.child.id();
     let metrics_text = apiserver.metrics().await.unwrap_or_default();
-    let cached = metric(&metrics_text, "nexus_apiserver_cache_entities").unwrap_or(0.0) as usize;
+    let cached = nexus_e2e::metric_value(&metrics_text, "nexus_apiserver_cache_entities")
+        .unwrap_or(0.0) as usize;
     emit(json!({
         "metric": "apiserver_startup", "mode": "cluster", "entities": cached,
         "seconds_to_ready": round(ready_secs), "seconds_to_indexed": round(indexed_secs),
-        "cache_approx_mib": metric(&metrics_text, "nexus_apiserver_cache_bytes").map(|b| round(b / 1048576.0)),
+        "cache_approx_mib": nexus_e2e::metric_value(&metrics_text, "nexus_apiserver_cache_bytes").map(|b| round(b / 1048576.0)),
         "rss_mib": rss_mib(pid, "VmRSS:").map(round), "peak_rss_mib": rss_mib(pid, "VmHWM:").map(round),
         "note": "seconds_to_indexed is measured with 100 ms polling of /metrics",
     }));

@@ -1,4 +1,5 @@
-//! Logging: JSON lines by default (what log pipelines ingest), text for humans.
+//! Logging of every Nexus binary: JSON lines by default (what log pipelines ingest), text for
+//! humans; `RUST_LOG` overrides the binary's default filter.
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -8,9 +9,11 @@ pub enum LogFormat {
     Text,
 }
 
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn,kube_runtime::controller=warn"));
+/// Installs the global subscriber. `default_filter` applies when `RUST_LOG` is unset, e.g.
+/// `info,kube_runtime::controller=warn`.
+pub fn init(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Json => registry
