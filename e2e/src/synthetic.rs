@@ -774,6 +774,11 @@ mod tests {
     }
 }
 
+/// Namespaces of a synthetic org when not given: one per 500 entities, 1 to 200.
+pub fn default_namespaces(entities: usize) -> usize {
+    (entities / 500).clamp(1, 200)
+}
+
 /// A label value unique to one benchmark run (seconds since the epoch, hex).
 pub fn run_id() -> String {
     let seconds = std::time::SystemTime::now()

@@ -855,41 +855,15 @@ mod tests {
 
     #[test]
     fn bad_parameters_name_the_problem() {
-        let bad = |p: SearchParams| p.validate().unwrap_err().to_string();
-        assert!(
-            bad(SearchParams {
-                limit: Some("9999".into()),
-                ..Default::default()
-            })
-            .contains("limit")
-        );
-        assert!(
-            bad(SearchParams {
-                sort: Some("size".into()),
-                ..Default::default()
-            })
-            .contains("sort `size`")
-        );
-        assert!(
-            bad(SearchParams {
-                kind: Some("widget".into()),
-                ..Default::default()
-            })
-            .contains("unknown kind `widget`")
-        );
-        assert!(
-            bad(SearchParams {
-                facets: Some("maybe".into()),
-                ..Default::default()
-            })
-            .contains("facets")
-        );
-        assert!(
-            bad(SearchParams {
-                q: Some("x".repeat(600)),
-                ..Default::default()
-            })
-            .contains("at most")
-        );
+        let bad = |key: &str, value: String| {
+            let mut p = SearchParams::default();
+            assert!(p.set(key, value));
+            p.validate().unwrap_err().to_string()
+        };
+        assert!(bad("limit", "9999".into()).contains("limit"));
+        assert!(bad("sort", "size".into()).contains("sort `size`"));
+        assert!(bad("kind", "widget".into()).contains("unknown kind `widget`"));
+        assert!(bad("facets", "maybe".into()).contains("facets"));
+        assert!(bad("q", "x".repeat(600)).contains("at most"));
     }
 }

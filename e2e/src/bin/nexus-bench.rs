@@ -11,8 +11,8 @@ use anyhow::{Context as _, bail};
 use nexus_e2e::{
     client,
     synthetic::{
-        Applied, apply_until_ready, create_namespaces, delete_namespaces, generate, round, rss_mib,
-        run_id, start_leading_controller,
+        Applied, apply_until_ready, create_namespaces, default_namespaces, delete_namespaces,
+        generate, round, rss_mib, run_id, start_leading_controller,
     },
 };
 use serde_json::{Value, json};
@@ -79,7 +79,7 @@ fn parse_args() -> anyhow::Result<Args> {
         bail!("--concurrency must be at least 1");
     }
     if a.namespaces == 0 {
-        a.namespaces = (a.entities / 500).clamp(1, 200);
+        a.namespaces = default_namespaces(a.entities);
     }
     Ok(a)
 }

@@ -52,8 +52,8 @@ use nexus_e2e::{
     repo_root,
     synthetic::{
         AREAS, Applied, CODENAMES, Item, Layout, Shape, Statuses, apply_one, apply_until_ready,
-        bench_namespace, codename, create_namespaces, delete_namespaces, generate_shape, round,
-        rss_mib, run_id, start_leading_controller, user_email,
+        bench_namespace, codename, create_namespaces, default_namespaces, delete_namespaces,
+        generate_shape, round, rss_mib, run_id, start_leading_controller, user_email,
     },
 };
 use serde_json::{Value, json};
@@ -214,7 +214,7 @@ fn parse_args() -> anyhow::Result<Args> {
         bail!("--requests needs one number, or one per --concurrency level");
     }
     if a.namespaces == 0 {
-        a.namespaces = (a.entities / 500).clamp(1, 200);
+        a.namespaces = default_namespaces(a.entities);
     }
     Ok(a)
 }
