@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod conditions;
 pub mod crd;
 pub mod entity;
+pub mod facts;
 pub mod reference;
 pub mod relation;
 pub mod status;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
+    facts::SourceGone,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     reference::{EntityKind::*, MAX_REF_LEN, ref_rule},
     relation::RelationType,
@@ -93,6 +94,11 @@ pub struct AzureResourceSpec {
     #[schemars(length(max = MAX_REF_LEN))]
     #[x_kube(validation = ref_rule("spec.environment", &[Environment]))]
     pub environment: Option<String>,
+    /// The repository whose infrastructure code (Terraform, Bicep/ARM) declares the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN))]
+    #[x_kube(validation = ref_rule("spec.repository", &[Repository]))]
+    pub repository: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
@@ -112,6 +118,10 @@ pub struct AzureResourceStatus {
     /// Entra ID groups holding Owner/Contributor on the resource, as observed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entra_groups: Vec<String>,
+    /// Set when Azure Resource Graph no longer reports a resource: it was deleted in Azure or
+    /// moved out of the sources' scope. Nexus deletes the entity only when it created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_gone: Option<SourceGone>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
@@ -149,6 +159,13 @@ impl CatalogEntity for AzureResource {
                 s.environment.as_ref(),
                 Environment,
                 &[Environment],
+            )
+            .one(
+                "spec.repository",
+                RelationType::HasRepository,
+                s.repository.as_ref(),
+                Repository,
+                &[Repository],
             )
             .finish()
     }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::about::{About, Lifecycle};
 use crate::{
+    facts::DeploymentRecord,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     reference::{EntityKind::*, MAX_REF_LEN, ref_list_rule, ref_rule},
     relation::RelationType,
@@ -17,7 +18,7 @@ use crate::{
     version = "v1alpha1",
     kind = "Component",
     namespaced,
-    status = "EntityStatus",
+    status = "ComponentStatus",
     shortname = "comp",
     category = "nexus",
     category = "catalog",
@@ -86,6 +87,17 @@ pub struct ComponentSpec {
     #[schemars(length(max = 16), inner(length(max = MAX_REF_LEN)))]
     #[x_kube(validation = ref_list_rule("spec.environments", &[Environment]))]
     pub environments: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    #[serde(flatten)]
+    pub entity: EntityStatus,
+    /// Recent deployments, newest first (GitHub / Azure DevOps ingestion; bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub deployments: Vec<DeploymentRecord>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
@@ -160,6 +172,6 @@ impl CatalogEntity for Component {
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {
-        self.status.as_ref()
+        self.status.as_ref().map(|s| &s.entity)
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
+    facts::DeploymentRecord,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     reference::{EntityKind::*, MAX_REF_LEN, ref_rule},
     status::EntityStatus,
@@ -16,7 +17,7 @@ use crate::{
     version = "v1alpha1",
     kind = "Environment",
     namespaced,
-    status = "EntityStatus",
+    status = "EnvironmentStatus",
     shortname = "nxenv",
     category = "nexus",
     category = "catalog",
@@ -82,6 +83,17 @@ pub enum Stage {
     Prod,
 }
 
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentStatus {
+    #[serde(flatten)]
+    pub entity: EntityStatus,
+    /// Recent deployments into this environment, newest first (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub deployments: Vec<DeploymentRecord>,
+}
+
 impl CatalogEntity for Environment {
     const KIND: crate::EntityKind = Environment;
 
@@ -98,6 +110,6 @@ impl CatalogEntity for Environment {
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {
-        self.status.as_ref()
+        self.status.as_ref().map(|s| &s.entity)
     }
 }

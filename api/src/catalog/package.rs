@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
+    facts::PackageConsumer,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     reference::{EntityKind::*, MAX_REF_LEN, ref_rule},
     relation::RelationType,
@@ -90,6 +91,10 @@ pub struct PackageStatus {
     /// Known vulnerabilities (written by the GitHub dependency-graph ingestion).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vulnerabilities: Vec<Vulnerability>,
+    /// Repositories whose dependency graph (SBOM) includes this package.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
+    pub consumers: Vec<PackageConsumer>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
+    facts::{BranchProtectionFacts, PullRequestFact, PushFact, SourceGone},
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     reference::{EntityKind::*, EntityRef, MAX_REF_LEN, ref_rule},
     status::EntityStatus,
@@ -94,6 +95,21 @@ pub struct RepositoryStatus {
     /// CODEOWNERS facts (written by GitHub / Azure Repos ingestion, field manager nexus-github).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codeowners: Option<CodeownersFacts>,
+    /// Open pull requests, newest first (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub pull_requests: Vec<PullRequestFact>,
+    /// Recent pushes to the default branch, newest first (bounded): commit times for lead time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub pushes: Vec<PushFact>,
+    /// Branch protection and rulesets of the default branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_protection: Option<BranchProtectionFacts>,
+    /// Set when the source no longer reports a repository Nexus discovered (archived, deleted,
+    /// or out of the installation's reach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_gone: Option<SourceGone>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

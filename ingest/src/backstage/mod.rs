@@ -1,0 +1,1 @@
+//! Backstage catalog files (`catalog-info.yaml`) → Nexus manifests.
