@@ -105,6 +105,19 @@ pub struct Upsert {
     /// Bounded-list updates to status after the object exists.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lists: Vec<ListOp>,
+    /// References the parser cannot name (it does not know the catalog): the applier looks each
+    /// target up and appends the entities found to the list field at `field` (a JSON pointer
+    /// into the object, e.g. `/spec/affects`). Targets that match nothing are left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolve: Vec<ResolveRefs>,
+}
+
+/// See [`Upsert::resolve`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveRefs {
+    pub field: String,
+    pub target: Target,
 }
 
 impl Upsert {
@@ -129,7 +142,17 @@ impl Upsert {
             identity: None,
             status: Map::new(),
             lists: Vec::new(),
+            resolve: Vec::new(),
         }
+    }
+
+    /// Adds a reference for the applier to resolve into the list at `field` (JSON pointer).
+    pub fn with_resolve(mut self, field: &str, target: Target) -> Self {
+        self.resolve.push(ResolveRefs {
+            field: field.into(),
+            target,
+        });
+        self
     }
 
     pub fn with_identity(mut self, identity: Target) -> Self {
@@ -331,6 +354,14 @@ pub enum Target {
     /// The Pipeline for a GitHub Actions workflow file in a repository.
     #[serde(rename_all = "camelCase")]
     GithubWorkflow { repository_url: String, workflow: String },
+    /// Every Component that an Azure Pipelines definition (build or release) deploys: the
+    /// `spec.component` of the Pipeline for that definition.
+    #[serde(rename_all = "camelCase")]
+    ComponentsOfPipeline {
+        organization: String,
+        project: String,
+        definition_id: i64,
+    },
     /// The Package with this ecosystem and package name.
     #[serde(rename_all = "camelCase")]
     Package { ecosystem: String, name: String },

@@ -22,6 +22,6 @@ pub mod github;
 pub mod iac;
 pub mod incidents;
 
-pub use change::{Change, Facts, Gone, ListOp, Outcome, Source, Target, Upsert};
+pub use change::{Change, Facts, Gone, ListOp, Outcome, ResolveRefs, Source, Target, Upsert};
 pub use context::{Context, NamespaceMap, NamespaceRule, ServiceMapping, TagMapping};
 pub use error::IngestError;
