@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod crd;
 pub mod entity;
 pub mod facts;
+pub mod integrations;
 pub mod reference;
 pub mod relation;
 pub mod status;
