@@ -81,6 +81,7 @@ test-e2e: tools ## End-to-end tests against a fresh local control plane
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	charts/nexus/test.sh; \
 	$(CARGO) test -p nexus-e2e --test catalog -- --test-threads=1; \
+	$(CARGO) test -p nexus-e2e --test ingestion -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test apiserver -- --test-threads=1
 
 .PHONY: test
@@ -121,7 +122,8 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (f
 	echo "  curl --cacert $(DEV_CLUSTER)/pki/ca.crt -H \"Authorization: Bearer \$$TOKEN\" https://127.0.0.1:$(DEV_PORTAL_PORT)/api/v1/me/dashboard"; \
 	echo "Logs: $(DEV_CLUSTER)/logs/nexus-apiserver.log   Metrics: controller :8080, apiserver :$(DEV_APISERVER_METRICS_PORT)"; \
 	echo "Stop: Ctrl-C, then make cluster-down"; echo; \
-	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --lease-namespace default --log-format text
+	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --webhook-addr 127.0.0.1:8081 \
+	  --lease-namespace default --log-format text
 
 .PHONY: dev-token
 dev-token: ## Print a dev-auth token: make dev-token USER=<name or email> GROUPS=<g1,g2>

@@ -152,7 +152,9 @@ pub struct BranchProtectionFacts {
 }
 
 /// A consumer of a package, from a dependency graph SBOM.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, KubeSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, KubeSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PackageConsumer {
     /// Repository web URL that depends on the package.

@@ -67,6 +67,25 @@ pub struct Config {
     pub bulk_max_defer_seconds: u64,
     #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: nexus_telemetry::LogFormat,
+    /// Address of the webhook receiver (GitHub, Azure DevOps, incident tools); `off` disables.
+    #[arg(long, env = "NEXUS_WEBHOOK_ADDR", default_value = "0.0.0.0:8081")]
+    pub webhook_addr: String,
+    /// Largest webhook body accepted, in bytes (GitHub caps deliveries at 25 MB).
+    #[arg(long, env = "NEXUS_WEBHOOK_MAX_BODY", default_value_t = 5 * 1024 * 1024)]
+    pub webhook_max_body: usize,
+    /// Deliveries applied in parallel (deliveries about the same object stay in order).
+    #[arg(long, env = "NEXUS_INGEST_WORKERS", default_value_t = 8)]
+    pub ingest_workers: usize,
+    /// Deliveries waiting before the receiver answers 503 with Retry-After.
+    #[arg(long, env = "NEXUS_INGEST_QUEUE", default_value_t = 10_000)]
+    pub ingest_queue: usize,
+    /// Namespace of the integration objects (default: all namespaces).
+    #[arg(long, env = "NEXUS_INTEGRATIONS_NAMESPACE")]
+    pub integrations_namespace: Option<String>,
+    /// Poll provider REST APIs (GitHub, Azure DevOps, Resource Graph) on each integration's
+    /// interval; webhooks are received either way.
+    #[arg(long, env = "NEXUS_POLLING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub polling: bool,
 }
 
 impl Config {
@@ -109,6 +128,31 @@ impl Config {
         )
     }
 
+    /// Ingestion settings.
+    pub fn ingest(&self) -> Result<crate::ingestion::IngestConfig, String> {
+        let webhook_addr = match self.webhook_addr.as_str() {
+            "off" | "" => None,
+            a => Some(a.parse().map_err(|e| {
+                format!("--webhook-addr {a:?} is not an address like 0.0.0.0:8081 or `off` ({e})")
+            })?),
+        };
+        if self.ingest_workers == 0 || self.ingest_queue == 0 {
+            return Err("--ingest-workers and --ingest-queue must be at least 1".into());
+        }
+        if self.webhook_max_body < 1024 {
+            return Err("--webhook-max-body must be at least 1024 bytes".into());
+        }
+        Ok(crate::ingestion::IngestConfig {
+            webhook_addr,
+            max_body_bytes: self.webhook_max_body,
+            workers: self.ingest_workers,
+            queue: self.ingest_queue,
+            namespace: self.integrations_namespace.clone(),
+            polling: self.polling,
+            watch_namespace: self.watch_namespace.clone(),
+        })
+    }
+
     /// Rejects settings that cannot work, naming the flag.
     pub fn validate(&self) -> Result<(), String> {
         if self.renew_deadline_seconds >= self.lease_duration_seconds {
@@ -128,6 +172,7 @@ impl Config {
         if self.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
         }
+        self.ingest()?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod ingestion;
 pub mod metrics;
 pub mod runtime;
 
@@ -39,6 +40,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
 
+    // The webhook receiver answers on every replica (writes are safe from any of them: status
+    // merges carry a resourceVersion precondition); pollers run on the leader only.
+    let ingest_cfg = cfg.ingest().map_err(anyhow::Error::msg)?;
+    let ingestion = ingestion::Ingestion::start(
+        client.clone(),
+        &ingest_cfg,
+        metrics.registry(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting ingestion")?;
     let server = tokio::spawn(server::serve(
         cfg.metrics_addr,
         metrics.clone(),
@@ -76,6 +88,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.settings(),
         stop_controllers.clone(),
     ));
+    if ingest_cfg.polling {
+        tokio::spawn(ingestion.clone().run_pollers(stop_controllers.clone()));
+    }
     {
         let (ctx, health) = (ctx.clone(), health.clone());
         tokio::spawn(async move {

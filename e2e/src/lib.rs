@@ -7,6 +7,7 @@
 //! [`apiserver`] runs nexus-apiserver the same way, with HTTPS and event-stream helpers.
 
 pub mod apiserver;
+pub mod ingest;
 pub mod load;
 pub mod synthetic;
 
@@ -179,6 +180,8 @@ pub struct ControllerProcess {
     pub child: Child,
     pub identity: String,
     pub metrics_port: u16,
+    /// Port of the webhook receiver (loopback).
+    pub webhook_port: u16,
     pub log: PathBuf,
 }
 
@@ -212,9 +215,12 @@ impl ControllerOptions {
 impl ControllerProcess {
     pub fn start(opts: &ControllerOptions) -> anyhow::Result<Self> {
         let metrics_port = free_port()?;
+        let webhook_port = free_port()?;
         let mut cmd = Command::new(&opts.bin);
         cmd.arg("--metrics-addr")
             .arg(format!("127.0.0.1:{metrics_port}"))
+            .arg("--webhook-addr")
+            .arg(format!("127.0.0.1:{webhook_port}"))
             .arg("--lease-namespace")
             .arg(&opts.lease_namespace)
             .arg("--lease-name")
@@ -238,8 +244,17 @@ impl ControllerProcess {
             child,
             identity: opts.identity.clone(),
             metrics_port,
+            webhook_port,
             log,
         })
+    }
+
+    /// URL of a webhook endpoint, e.g. `webhook_url("github", ns, name)`.
+    pub fn webhook_url(&self, provider: &str, namespace: &str, name: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/webhooks/{provider}/{namespace}/{name}",
+            self.webhook_port
+        )
     }
 
     /// The controller's Prometheus metrics.

@@ -122,7 +122,10 @@ pub struct ResolveRefs {
 
 impl Upsert {
     /// An upsert of a typed catalog object; sets the managed-by label.
-    pub fn new<K: kube::Resource<DynamicType = ()> + Serialize>(source: Source, object: &K) -> Self {
+    pub fn new<K: kube::Resource<DynamicType = ()> + Serialize>(
+        source: Source,
+        object: &K,
+    ) -> Self {
         let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
         if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
             let labels = meta
@@ -173,7 +176,10 @@ impl Upsert {
     }
 
     pub fn kind(&self) -> &str {
-        self.object.get("kind").and_then(Value::as_str).unwrap_or("")
+        self.object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     pub fn name(&self) -> &str {
@@ -262,7 +268,13 @@ pub enum ListOp {
 }
 
 impl ListOp {
-    pub fn upsert(field: &str, key: &str, item: impl Serialize, order_by: &str, max: usize) -> Self {
+    pub fn upsert(
+        field: &str,
+        key: &str,
+        item: impl Serialize,
+        order_by: &str,
+        max: usize,
+    ) -> Self {
         ListOp::Upsert {
             field: field.into(),
             key: key.into(),
@@ -353,7 +365,10 @@ pub enum Target {
     },
     /// The Pipeline for a GitHub Actions workflow file in a repository.
     #[serde(rename_all = "camelCase")]
-    GithubWorkflow { repository_url: String, workflow: String },
+    GithubWorkflow {
+        repository_url: String,
+        workflow: String,
+    },
     /// Every Component that an Azure Pipelines definition (build or release) deploys: the
     /// `spec.component` of the Pipeline for that definition.
     #[serde(rename_all = "camelCase")]
@@ -406,11 +421,19 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0]["id"], "a");
         assert_eq!(list[0]["status"], "success");
-        ListOp::upsert("deployments", "id", json!({"id": "c", "createdAt": "2023-01-01T00:00:00Z"}), "createdAt", 2)
-            .apply(&mut list);
+        ListOp::upsert(
+            "deployments",
+            "id",
+            json!({"id": "c", "createdAt": "2023-01-01T00:00:00Z"}),
+            "createdAt",
+            2,
+        )
+        .apply(&mut list);
         // The oldest falls off the end.
         assert_eq!(
-            list.iter().map(|v| v["id"].as_str().unwrap_or("")).collect::<Vec<_>>(),
+            list.iter()
+                .map(|v| v["id"].as_str().unwrap_or(""))
+                .collect::<Vec<_>>(),
             ["a", "b"]
         );
         ListOp::remove("deployments", "id", "a").apply(&mut list);

@@ -189,8 +189,14 @@ mod tests {
         let m = NamespaceMap {
             default: "catalog".into(),
             rules: vec![
-                NamespaceRule { pattern: "contoso/pay*".into(), namespace: "team-payments".into() },
-                NamespaceRule { pattern: "contoso/*".into(), namespace: "team-platform".into() },
+                NamespaceRule {
+                    pattern: "contoso/pay*".into(),
+                    namespace: "team-payments".into(),
+                },
+                NamespaceRule {
+                    pattern: "contoso/*".into(),
+                    namespace: "team-platform".into(),
+                },
             ],
         };
         assert_eq!(m.resolve("contoso/payments-api"), "team-payments");

@@ -6,7 +6,10 @@
 pub enum IngestError {
     /// Not JSON / YAML at all, or truncated.
     #[error("not valid {format}: {message}")]
-    Syntax { format: &'static str, message: String },
+    Syntax {
+        format: &'static str,
+        message: String,
+    },
     /// Parsed, but a field is missing or has the wrong type or value.
     #[error("{field}: {problem}")]
     Invalid { field: String, problem: String },
@@ -89,7 +92,11 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = from_json::<Outer>(br#"{"repository": {"full_name": 3}}"#).unwrap_err();
-        assert!(e.to_string().starts_with("repository.full_name: invalid type"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("repository.full_name: invalid type"),
+            "{e}"
+        );
         let e = from_json::<Outer>(br#"{"repository": {"full_na"#).unwrap_err();
         assert!(matches!(e, IngestError::Syntax { .. }), "{e}");
         let ok = from_json::<Outer>(b"\xEF\xBB\xBF{\"repository\": {\"full_name\": \"a/b\"}}");

@@ -57,8 +57,14 @@ mod tests {
 
     #[test]
     fn names_are_dns_labels() {
-        assert_eq!(object_name(&["Contoso", "Payments.API"]), "contoso-payments-api");
-        assert_eq!(object_name(&["octo_org", "Hello World"]), "octo-org-hello-world");
+        assert_eq!(
+            object_name(&["Contoso", "Payments.API"]),
+            "contoso-payments-api"
+        );
+        assert_eq!(
+            object_name(&["octo_org", "Hello World"]),
+            "octo-org-hello-world"
+        );
         let long = "a".repeat(100);
         let n = object_name(&[&long]);
         assert!(n.len() <= MAX_NAME, "{n}");

@@ -7,7 +7,10 @@ use crate::IngestError;
 /// Parses an RFC 3339 timestamp; `field` names it in the error.
 pub fn parse(field: &str, s: &str) -> Result<Time, IngestError> {
     s.parse::<jiff::Timestamp>().map(Time).map_err(|e| {
-        IngestError::invalid(field, format!("expected an RFC 3339 timestamp, got {s:?} ({e})"))
+        IngestError::invalid(
+            field,
+            format!("expected an RFC 3339 timestamp, got {s:?} ({e})"),
+        )
     })
 }
 
@@ -43,9 +46,19 @@ mod tests {
     fn parses_provider_timestamps() {
         assert!(parse("t", "2016-09-19T13:03:27.0379153Z").is_ok());
         assert!(parse("t", "2019-05-15T15:20:13-04:00").is_ok());
-        assert!(parse_opt("t", Some("0001-01-01T00:00:00")).unwrap().is_none());
+        assert!(
+            parse_opt("t", Some("0001-01-01T00:00:00"))
+                .unwrap()
+                .is_none()
+        );
         let e = parse("closed_at", "yesterday").unwrap_err();
-        assert!(e.to_string().starts_with("closed_at: expected an RFC 3339"), "{e}");
-        assert_eq!(rfc3339(&from_millis("t", 0).unwrap()), "1970-01-01T00:00:00Z");
+        assert!(
+            e.to_string().starts_with("closed_at: expected an RFC 3339"),
+            "{e}"
+        );
+        assert_eq!(
+            rfc3339(&from_millis("t", 0).unwrap()),
+            "1970-01-01T00:00:00Z"
+        );
     }
 }

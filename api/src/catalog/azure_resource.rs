@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
-    facts::SourceGone,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
+    facts::SourceGone,
     reference::{EntityKind::*, MAX_REF_LEN, ref_rule},
     relation::RelationType,
     status::EntityStatus,

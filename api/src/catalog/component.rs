@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::about::{About, Lifecycle};
 use crate::{
-    facts::DeploymentRecord,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
+    facts::DeploymentRecord,
     reference::{EntityKind::*, MAX_REF_LEN, ref_list_rule, ref_rule},
     relation::RelationType,
     status::EntityStatus,

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
-    facts::DeploymentRecord,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
+    facts::DeploymentRecord,
     reference::{EntityKind::*, MAX_REF_LEN, ref_rule},
     status::EntityStatus,
 };

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
-    facts::PackageConsumer,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
+    facts::PackageConsumer,
     reference::{EntityKind::*, MAX_REF_LEN, ref_rule},
     relation::RelationType,
     status::EntityStatus,

@@ -113,6 +113,45 @@ pub struct PipelineStatus {
     /// The most recent runs, newest first, bounded by ingestion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_runs: Vec<PipelineRun>,
+    /// Run stages waiting for a manual approval, newest first (written by ingestion from Azure
+    /// Pipelines approval events; an approval leaves the list when it completes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub pending_approvals: Vec<PendingApproval>,
+}
+
+/// How many pending approvals a Pipeline keeps in status.
+pub const MAX_PENDING_APPROVALS: usize = 20;
+
+/// A run stage waiting for approval (Azure Pipelines checks and approvals).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingApproval {
+    /// The provider's approval id.
+    #[schemars(length(max = 64))]
+    pub id: String,
+    /// The run that waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub run_id: Option<String>,
+    /// The stage that waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub instructions: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_required_approvers: Option<i64>,
+    /// Who may approve (unique name, display name or id, as the provider gives it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 256)))]
+    pub approvers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub url: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

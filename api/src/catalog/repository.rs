@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::about::About;
 use crate::{
-    facts::{BranchProtectionFacts, PullRequestFact, PushFact, SourceGone},
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
+    facts::{BranchProtectionFacts, PullRequestFact, PushFact, SourceGone},
     reference::{EntityKind::*, EntityRef, MAX_REF_LEN, ref_rule},
     status::EntityStatus,
 };

@@ -4,7 +4,9 @@
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{AzureAuth, DURATION_PATTERN, IntegrationStatus, NamespaceMapping, SecretKeyRef};
+use super::common::{
+    AzureAuth, DURATION_PATTERN, IntegrationStatus, NamespaceMapping, SecretKeyRef,
+};
 
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -16,14 +18,22 @@ use super::common::{AzureAuth, DURATION_PATTERN, IntegrationStatus, NamespaceMap
     shortname = "adoi",
     category = "nexus",
     category = "integrations",
-    printcolumn(name = "Organization", type_ = "string", json_path = ".spec.organization"),
+    printcolumn(
+        name = "Organization",
+        type_ = "string",
+        json_path = ".spec.organization"
+    ),
     printcolumn(name = "Last sync", type_ = "date", json_path = ".status.lastSyncTime"),
     printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "An Azure DevOps organisation: repositories, pipelines and runs, release deployments, pull requests and work items."
 )]
 #[x_kube(validation = Rule::new("has(self.patRef) != has(self.azure)").message("set exactly one of spec.patRef and spec.azure (Entra workload identity)"))]

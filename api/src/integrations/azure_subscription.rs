@@ -21,14 +21,18 @@ use super::common::{AzureAuth, DURATION_PATTERN, IntegrationStatus, NamespaceMap
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "Azure subscriptions or management groups whose resources become AzureResource entities (via Azure Resource Graph)."
 )]
 #[x_kube(validation = Rule::new("size(self.subscriptions) + size(self.managementGroups) > 0").message("set spec.subscriptions or spec.managementGroups"))]
 #[serde(rename_all = "camelCase")]
 pub struct AzureSubscriptionSourceSpec {
     #[serde(default)]
-    #[schemars(length(max = 1000))]
+    #[schemars(length(max = 500), inner(length(max = 36)))]
     #[x_kube(validation = Rule::new("self.all(s, s.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'))").message("spec.subscriptions must be subscription GUIDs"))]
     pub subscriptions: Vec<String>,
     #[serde(default)]

@@ -129,7 +129,7 @@ pub struct RateLimitStatus {
 }
 
 /// A Go-style duration text (`90s`, `15m`, `1h30m`) as used in specs.
-pub const DURATION_PATTERN: &str = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$";
+pub const DURATION_PATTERN: &str = "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$";
 
 /// Parses a duration like `15m` or `1h30m`.
 pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
@@ -166,9 +166,18 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("15m"), Some(std::time::Duration::from_secs(900)));
-        assert_eq!(parse_duration("1h30m"), Some(std::time::Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Some(std::time::Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration("15m"),
+            Some(std::time::Duration::from_secs(900))
+        );
+        assert_eq!(
+            parse_duration("1h30m"),
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(
+            parse_duration("250ms"),
+            Some(std::time::Duration::from_millis(250))
+        );
         assert_eq!(parse_duration("15"), None);
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration(""), None);

@@ -15,14 +15,22 @@ use super::common::{DURATION_PATTERN, IntegrationStatus, NamespaceMapping, Secre
     shortname = "ghi",
     category = "nexus",
     category = "integrations",
-    printcolumn(name = "Organization", type_ = "string", json_path = ".spec.organization"),
+    printcolumn(
+        name = "Organization",
+        type_ = "string",
+        json_path = ".spec.organization"
+    ),
     printcolumn(name = "Last sync", type_ = "date", json_path = ".status.lastSyncTime"),
     printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A GitHub App installation: repositories, pull requests, deployments, workflow runs, CODEOWNERS, branch protection, SBOM and Dependabot alerts."
 )]
 #[serde(rename_all = "camelCase")]

@@ -28,7 +28,11 @@ use super::common::{IntegrationStatus, NamespaceMapping, SecretKeyRef};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "An incident tool that pushes alerts to Nexus: Azure Monitor action groups (common alert schema), PagerDuty V3 webhooks or Opsgenie webhooks."
 )]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,433 @@
+//! The webhook receiver: one endpoint per integration object,
+//!
+//!     POST /webhooks/github/{namespace}/{name}
+//!     POST /webhooks/azure-devops/{namespace}/{name}
+//!     POST /webhooks/incidents/{namespace}/{name}
+//!
+//! Each delivery is size-limited, verified (constant-time), de-duplicated by its delivery id,
+//! queued, and answered `202 Accepted` at once; parsing and writing happen in the workers.
+//! Refusals write nothing: 401 (missing or wrong signature/token), 404 (no such integration),
+//! 409 (a delivery id already accepted), 413 (body too large), 503 (suspended, or the queue is
+//! full — with `Retry-After`).
+
+pub mod verify;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::{
+    Delivery, Shared,
+    registry::{IntegrationKey, IntegrationKind},
+};
+use nexus_api::integrations::{IncidentProvider, SecretKeyRef};
+use verify::Refusal;
+
+/// How long a delivery id is remembered for replay protection.
+pub const DEDUPE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub shared: Arc<Shared>,
+    pub queue: mpsc::Sender<Delivery>,
+    pub max_body: usize,
+}
+
+pub fn router(r: Receiver) -> Router {
+    Router::new()
+        .route("/webhooks/github/{namespace}/{name}", post(github))
+        .route(
+            "/webhooks/azure-devops/{namespace}/{name}",
+            post(azure_devops),
+        )
+        .route("/webhooks/incidents/{namespace}/{name}", post(incidents))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(r)
+}
+
+fn reply(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "status": status.as_u16(), "message": message.into() });
+    (status, axum::Json(body)).into_response()
+}
+
+impl Receiver {
+    /// Reads the body up to the limit (the Content-Length is checked first).
+    async fn body(&self, headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Response> {
+        let declared = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let too_large = || {
+            reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body larger than {} bytes", self.max_body),
+            )
+        };
+        if declared.is_some_and(|n| n > self.max_body) {
+            return Err(too_large());
+        }
+        axum::body::to_bytes(body, self.max_body)
+            .await
+            .map_err(|_| too_large())
+    }
+
+    async fn secret(
+        &self,
+        key: &IntegrationKey,
+        r: &SecretKeyRef,
+    ) -> Result<Arc<Vec<u8>>, Response> {
+        match self.shared.secrets.read(&key.namespace, r).await {
+            Ok(s) => {
+                self.shared.status.config_problem(key, None);
+                Ok(s)
+            }
+            Err(e) => {
+                self.shared.status.config_problem(key, Some(e.to_string()));
+                tracing::warn!(integration = %key, error = %e, "cannot verify deliveries");
+                Err(reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the integration's verification secret cannot be read; see its status",
+                ))
+            }
+        }
+    }
+
+    fn refuse(
+        &self,
+        key: &IntegrationKey,
+        source: &str,
+        outcome: &str,
+        status: StatusCode,
+        msg: &str,
+    ) -> Response {
+        self.shared
+            .metrics
+            .deliveries
+            .with_label_values(&[source, outcome])
+            .inc();
+        self.shared.status.rejected(key);
+        tracing::info!(integration = %key, outcome, "delivery refused");
+        reply(status, msg)
+    }
+
+    /// De-duplicates and queues a verified delivery.
+    fn accept(&self, delivery: Delivery, source: &str) -> Response {
+        let key = delivery.integration.clone();
+        let dedupe = delivery.dedupe_key.clone();
+        if self.shared.seen.contains_key(&dedupe) {
+            return self.refuse(
+                &key,
+                source,
+                "duplicate",
+                StatusCode::CONFLICT,
+                "delivery already received",
+            );
+        }
+        self.shared.seen.insert(dedupe.clone(), ());
+        match self.queue.try_send(delivery) {
+            Ok(()) => {
+                self.shared
+                    .metrics
+                    .deliveries
+                    .with_label_values(&[source, "accepted"])
+                    .inc();
+                self.shared.metrics.queue_depth.inc();
+                self.shared.status.accepted(&key);
+                reply(StatusCode::ACCEPTED, "accepted")
+            }
+            Err(_) => {
+                self.shared.seen.invalidate(&dedupe);
+                self.shared
+                    .metrics
+                    .deliveries
+                    .with_label_values(&[source, "queue_full"])
+                    .inc();
+                let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, "busy, retry later");
+                r.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("5"),
+                );
+                r
+            }
+        }
+    }
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+}
+
+fn key(kind: IntegrationKind, namespace: String, name: String) -> IntegrationKey {
+    IntegrationKey {
+        kind,
+        namespace,
+        name,
+    }
+}
+
+fn refusal_outcome(r: Refusal) -> (&'static str, &'static str) {
+    match r {
+        Refusal::Missing => ("missing_signature", "signature or token missing"),
+        Refusal::Invalid => ("bad_signature", "signature or token does not match"),
+    }
+}
+
+async fn github(
+    State(r): State<Receiver>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received = Instant::now();
+    let key = key(IntegrationKind::GitHub, namespace, name);
+    let Some(integration) = r.shared.integrations.github(&key.namespace, &key.name) else {
+        r.shared
+            .metrics
+            .deliveries
+            .with_label_values(&["github", "unknown_integration"])
+            .inc();
+        return reply(StatusCode::NOT_FOUND, format!("no {key}"));
+    };
+    if integration.spec.suspend {
+        return r.refuse(
+            &key,
+            "github",
+            "suspended",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integration is suspended",
+        );
+    }
+    let body = match r.body(&headers, body).await {
+        Ok(b) => b,
+        Err(resp) => {
+            r.shared
+                .metrics
+                .deliveries
+                .with_label_values(&["github", "too_large"])
+                .inc();
+            r.shared.status.rejected(&key);
+            return resp;
+        }
+    };
+    let secret = match r.secret(&key, &integration.spec.webhook_secret_ref).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if let Err(e) = verify::github(&secret, &body, &headers) {
+        let (outcome, msg) = refusal_outcome(e);
+        return r.refuse(&key, "github", outcome, StatusCode::UNAUTHORIZED, msg);
+    }
+    let (Some(event), Some(delivery_id)) = (
+        header(&headers, "x-github-event"),
+        header(&headers, "x-github-delivery"),
+    ) else {
+        return r.refuse(
+            &key,
+            "github",
+            "malformed",
+            StatusCode::BAD_REQUEST,
+            "X-GitHub-Event and X-GitHub-Delivery headers are required",
+        );
+    };
+    let delivery = Delivery {
+        dedupe_key: format!("{key}/{delivery_id}"),
+        integration: key,
+        kind: DeliveryKind::Github {
+            event: event.to_string(),
+        },
+        id: delivery_id.to_string(),
+        body,
+        received,
+    };
+    r.accept(delivery, "github")
+}
+
+async fn azure_devops(
+    State(r): State<Receiver>,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received = Instant::now();
+    let key = key(IntegrationKind::AzureDevOps, namespace, name);
+    let Some(integration) = r
+        .shared
+        .integrations
+        .azure_devops(&key.namespace, &key.name)
+    else {
+        r.shared
+            .metrics
+            .deliveries
+            .with_label_values(&["azure-devops", "unknown_integration"])
+            .inc();
+        return reply(StatusCode::NOT_FOUND, format!("no {key}"));
+    };
+    if integration.spec.suspend {
+        return r.refuse(
+            &key,
+            "azure-devops",
+            "suspended",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integration is suspended",
+        );
+    }
+    let body = match r.body(&headers, body).await {
+        Ok(b) => b,
+        Err(resp) => {
+            r.shared
+                .metrics
+                .deliveries
+                .with_label_values(&["azure-devops", "too_large"])
+                .inc();
+            r.shared.status.rejected(&key);
+            return resp;
+        }
+    };
+    let secret = match r
+        .secret(&key, &integration.spec.service_hook_secret_ref)
+        .await
+    {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if let Err(e) = verify::token(&secret, &headers, query.as_deref()) {
+        let (outcome, msg) = refusal_outcome(e);
+        return r.refuse(&key, "azure-devops", outcome, StatusCode::UNAUTHORIZED, msg);
+    }
+    // Service hooks carry a notification id per delivery; fall back to the body's hash.
+    let id = json_field(&body, &["id"]).unwrap_or_else(|| body_hash(&body));
+    let delivery = Delivery {
+        dedupe_key: format!("{key}/{id}"),
+        integration: key,
+        kind: DeliveryKind::AzureDevOps,
+        id,
+        body,
+        received,
+    };
+    r.accept(delivery, "azure-devops")
+}
+
+async fn incidents(
+    State(r): State<Receiver>,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received = Instant::now();
+    let key = key(IntegrationKind::Incident, namespace, name);
+    let Some(integration) = r
+        .shared
+        .integrations
+        .incident_source(&key.namespace, &key.name)
+    else {
+        r.shared
+            .metrics
+            .deliveries
+            .with_label_values(&["incidents", "unknown_integration"])
+            .inc();
+        return reply(StatusCode::NOT_FOUND, format!("no {key}"));
+    };
+    let provider = integration.spec.provider;
+    let source = match provider {
+        IncidentProvider::AzureMonitor => "azure-monitor",
+        IncidentProvider::Pagerduty => "pagerduty",
+        IncidentProvider::Opsgenie => "opsgenie",
+    };
+    if integration.spec.suspend {
+        return r.refuse(
+            &key,
+            source,
+            "suspended",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integration is suspended",
+        );
+    }
+    let body = match r.body(&headers, body).await {
+        Ok(b) => b,
+        Err(resp) => {
+            r.shared
+                .metrics
+                .deliveries
+                .with_label_values(&[source, "too_large"])
+                .inc();
+            r.shared.status.rejected(&key);
+            return resp;
+        }
+    };
+    let secret = match r
+        .secret(&key, &integration.spec.verification_secret_ref)
+        .await
+    {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let verified = match provider {
+        IncidentProvider::Pagerduty => verify::pagerduty(&secret, &body, &headers),
+        _ => verify::token(&secret, &headers, query.as_deref()),
+    };
+    if let Err(e) = verified {
+        let (outcome, msg) = refusal_outcome(e);
+        return r.refuse(&key, source, outcome, StatusCode::UNAUTHORIZED, msg);
+    }
+    // PagerDuty names each event; the others are de-duplicated by content.
+    let id = match provider {
+        IncidentProvider::Pagerduty => json_field(&body, &["event", "id"]),
+        _ => None,
+    }
+    .unwrap_or_else(|| body_hash(&body));
+    let delivery = Delivery {
+        dedupe_key: format!("{key}/{id}"),
+        integration: key,
+        kind: DeliveryKind::Incident(provider),
+        id,
+        body,
+        received,
+    };
+    r.accept(delivery, source)
+}
+
+/// What kind of payload a delivery holds.
+#[derive(Clone, Debug)]
+pub enum DeliveryKind {
+    Github { event: String },
+    AzureDevOps,
+    Incident(IncidentProvider),
+}
+
+fn json_field(body: &[u8], path: &[&str]) -> Option<String> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut cur = &v;
+    for p in path {
+        cur = cur.get(*p)?;
+    }
+    match cur {
+        serde_json::Value::String(s) if !s.is_empty() && s.len() <= 200 => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn body_hash(body: &[u8]) -> String {
+    let d = Sha256::digest(body);
+    format!(
+        "sha256:{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
