@@ -84,6 +84,7 @@ declare -A VARIANT=(
     [no-user-roles]="--set rbac.userRoles.create=false --set rbac.userRoles.aggregateToDefaultRoles=false --set metrics.service.enabled=false"
     [role-bindings]="${ROLE_BINDINGS[*]}"
     [apiserver-disabled]="--set apiserver.enabled=false"
+    [no-ingestion]="--set ingestion.enabled=false"
     [apiserver-secret]="--set apiserver.tls.mode=secret --set apiserver.tls.secretName=nexus-apiserver-byo-tls --set apiserver.tls.caBundle=$TEST_CA_B64"
     [apiserver-oidc]="--set apiserver.portal.oidc.issuerUrl=$OIDC_ISSUER --set apiserver.portal.oidc.audiences={api://nexus-portal,$OIDC_CLIENT} --set apiserver.portal.oidc.groupsPrefix=entra: --set apiserver.portal.oidc.clockSkew=30s --set apiserver.portal.tls.secretName=nexus-portal-tls --set apiserver.portal.ingress.enabled=true --set apiserver.portal.ingress.className=nginx --set apiserver.portal.ingress.host=nexus.contoso.example --set apiserver.portal.ingress.tls.secretName=nexus-portal-public-tls --set apiserver.replicaCount=3 --set apiserver.image.tag=1.2.3"
 )
@@ -91,6 +92,8 @@ declare -A VARIANT=(
 SERVICE_MONITOR_ARGS="--set watchNamespace=team-a --set metrics.serviceMonitor.enabled=true --set metrics.serviceMonitor.labels.release=kube-prometheus-stack"
 # Rendered only (needs cert-manager's CRDs on a cluster).
 CERT_MANAGER_ARGS="--set apiserver.tls.mode=cert-manager"
+# Rendered only (its integrations namespace does not exist in the dry-run cluster).
+INGESTION_HOOKS_ARGS="--set ingestion.namespace=nexus-integrations --set ingestion.webhooks.ingress.enabled=true --set ingestion.webhooks.ingress.host=hooks.contoso.example --set ingestion.webhooks.ingress.tls.secretName=hooks-tls --set ingestion.polling=false"
 
 render() { # variant-name, extra args… → $WORK/<variant>.yaml
     local name="$1"
@@ -166,6 +169,8 @@ done
 render service-monitor $SERVICE_MONITOR_ARGS
 # shellcheck disable=SC2086
 render apiserver-cert-manager $CERT_MANAGER_ARGS
+# shellcheck disable=SC2086
+render ingestion-hooks $INGESTION_HOOKS_ARGS
 ok "helm template with every values variant"
 
 C=nexus-controller
@@ -199,7 +204,8 @@ while read -r plural; do
 done < <(awk '/^    plural: /{print $2}' "$REPO"/crds/*.yaml)
 ok "every catalog kind in crds/ is covered by the RBAC rules"
 
-# The controller's ClusterRole is exactly: read the catalog, write status, record Events.
+# The controller's ClusterRole is exactly: read the catalog, write status, create/update/delete
+# discovered entities (ingestion), record Events.
 doc() { # file, kind, name → that object's YAML
     awk -v want_kind="$2" -v want_name="$3" '
         function flush() { if (kind == want_kind && name == want_name) printf "%s", buf; buf = ""; kind = name = "" }
@@ -216,14 +222,48 @@ want=' apiGroups: ["catalog.nexus.dev"]
  verbs: ["get", "list", "watch"]
  apiGroups: ["catalog.nexus.dev"]
  verbs: ["get", "patch", "update"]
+ apiGroups: ["catalog.nexus.dev"]
+ verbs: ["create", "patch", "delete"]
  apiGroups: [""]
  verbs: ["create", "patch"]
  apiGroups: ["events.k8s.io"]
  verbs: ["create", "patch"]'
-[[ "$got" == "$want" ]] || fail "defaults: the controller ClusterRole is not exactly read + status + events:
+[[ "$got" == "$want" ]] || fail "defaults: the controller ClusterRole is not exactly read + status + ingestion writes + events:
 $got"
 grep -qF '"*"' "$WORK/controller-role.yaml" && fail "defaults: wildcard in the controller ClusterRole"
-ok "defaults: the controller ClusterRole is exactly read + status + events"
+ok "defaults: the controller ClusterRole is exactly read + status + ingestion writes + events"
+
+# Without ingestion: read + status + events only, no receiver, no Secret access.
+doc "$WORK/no-ingestion.yaml" ClusterRole "$C" >"$WORK/controller-role-noingest.yaml"
+got="$(grep -E '^ *(- )?(apiGroups|verbs):' "$WORK/controller-role-noingest.yaml" | sed 's/^ *- */  /; s/^ */  /' | tr -s ' ')"
+want=' apiGroups: ["catalog.nexus.dev"]
+ verbs: ["get", "list", "watch"]
+ apiGroups: ["catalog.nexus.dev"]
+ verbs: ["get", "patch", "update"]
+ apiGroups: [""]
+ verbs: ["create", "patch"]
+ apiGroups: ["events.k8s.io"]
+ verbs: ["create", "patch"]'
+[[ "$got" == "$want" ]] || fail "no-ingestion: the controller ClusterRole is not exactly read + status + events:
+$got"
+expect_no_object no-ingestion "Role/$NS/$C-ingestion"
+expect_no_object no-ingestion "Service/$NS/$C-webhooks"
+expect_text no-ingestion "--webhook-addr=off"
+ok "ingestion.enabled=false: no receiver, no ingestion writes, no Secret access"
+
+# Ingestion: Secrets readable only in the integrations namespace; receiver Service + Ingress.
+expect_object defaults "Role/$NS/$C-ingestion"
+expect_object defaults "Service/$NS/$C-webhooks"
+expect_object ingestion-hooks "Role/nexus-integrations/$C-ingestion"
+expect_object ingestion-hooks "RoleBinding/nexus-integrations/$C-ingestion"
+expect_no_object ingestion-hooks "Role/$NS/$C-ingestion"
+expect_object ingestion-hooks "Ingress/$NS/$C-webhooks"
+expect_text ingestion-hooks "--integrations-namespace=nexus-integrations"
+expect_text ingestion-hooks "--polling=false"
+expect_text ingestion-hooks "path: /webhooks/"
+grep -c 'resources: \["secrets"\]' "$WORK/ingestion-hooks.yaml" | grep -qx 1 ||
+    fail "ingestion-hooks: Secrets must be granted exactly once (in the integrations namespace)"
+ok "ingestion: Secret access only in the integrations namespace; webhook Service and Ingress"
 
 # watchNamespace: Role/RoleBinding in that namespace instead of ClusterRole/ClusterRoleBinding.
 expect_object watch-namespace "Role/$NS/$C"

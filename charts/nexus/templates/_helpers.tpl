@@ -166,6 +166,15 @@ Rules the controller needs on the catalog, shared by the ClusterRole (cluster-wi
   resources:
     {{- include "nexus.catalog.statusResources" . | nindent 4 }}
   verbs: ["get", "patch", "update"]
+{{- if .Values.ingestion.enabled }}
+# Ingestion creates the entities it discovers (labelled app.kubernetes.io/managed-by:
+# nexus-<source>), updates them by server-side apply, and deletes only those it created when
+# their source deletes them.
+- apiGroups: ["catalog.nexus.dev"]
+  resources:
+    {{- include "nexus.catalog.resources" . | nindent 4 }}
+  verbs: ["create", "patch", "delete"]
+{{- end }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -332,4 +341,22 @@ The chart has no value for it; this closes the extraArgs/extraEnv back door.
 {{- if and $a.portal.ingress.enabled (not $a.portal.ingress.host) }}
 {{- fail "apiserver.portal.ingress.host is required when apiserver.portal.ingress.enabled is true" }}
 {{- end }}
+{{- end }}
+
+{{/*
+The integration kinds (integrations.nexus.dev).
+*/}}
+{{- define "nexus.integration.resources" -}}
+- githubintegrations
+- azuredevopsintegrations
+- azuresubscriptionsources
+- incidentsources
+{{- end }}
+
+{{/*
+Namespace holding the integration objects and their Secrets: ingestion.namespace, else the
+release namespace.
+*/}}
+{{- define "nexus.ingestion.namespace" -}}
+{{- default .Release.Namespace .Values.ingestion.namespace }}
 {{- end }}
