@@ -14,6 +14,8 @@ BENCH_CLUSTER ?= $(REPO)/.nexus/bench-cluster
 BENCH_ENTITIES ?= 10000
 BENCH_READ_CLUSTER ?= $(REPO)/.nexus/bench-read-cluster
 BENCH_READ_ENTITIES ?= 100000
+# Extra nexus-ingest-bench flags, e.g. BENCH_INGEST_ARGS="--concurrency 64 --latency-rate 100".
+BENCH_INGEST_ARGS ?=
 # Extra nexus-read-bench flags, e.g. BENCH_READ_ARGS="--scenario search,get --max-seconds 5".
 BENCH_READ_ARGS ?=
 K8S_BIN = $(shell hack/build-k8s.sh path)
@@ -84,8 +86,45 @@ test-e2e: tools ## End-to-end tests against a fresh local control plane
 	$(CARGO) test -p nexus-e2e --test ingestion -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test apiserver -- --test-threads=1
 
+.PHONY: test-corpus
+test-corpus: ## Parsers and the nexus binary over every file of ../shared/corpus (integration tests)
+	$(CARGO) test -p nexus-ingest -p nexus-cli --tests
+
+# Fuzzing (cargo-fuzz, nightly): every target in fuzz/fuzz_targets/ for FUZZ_SECONDS each, seeded
+# from ../shared/corpus. No sanitizer: the workspace forbids unsafe code, so the bug a fuzzer
+# finds is a panic (or a hang/OOM), which libFuzzer catches without one.
+FUZZ_SECONDS ?= 20
+TEST_FUZZ_SECONDS ?= 15
+FUZZ_TARGETS ?= $(sort $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs))))
+FUZZ_FLAGS = --sanitizer none --debug-assertions
+FUZZ_LOGS = fuzz/target/logs
+
+.PHONY: fuzz-tools
+fuzz-tools: ## Install nightly and cargo-fuzz when missing
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+.PHONY: fuzz
+fuzz: fuzz-tools ## Fuzz every ingestion parser for FUZZ_SECONDS (20) each; fails on any crash (reproducers in fuzz/artifacts/)
+	fuzz/seed.sh >/dev/null
+	$(CARGO) +nightly fuzz build $(FUZZ_FLAGS)
+	@mkdir -p $(FUZZ_LOGS); failed=(); \
+	for t in $(FUZZ_TARGETS); do \
+	  if $(CARGO) +nightly fuzz run $(FUZZ_FLAGS) "$$t" -- -max_total_time=$(FUZZ_SECONDS) \
+	       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$(FUZZ_LOGS)/$$t.log" 2>&1; then \
+	    echo "fuzz $$t: ok, $$(grep -E '^(#[0-9]+\s+DONE|Done)' "$(FUZZ_LOGS)/$$t.log" | tail -1)"; \
+	  else \
+	    failed+=("$$t"); echo "fuzz $$t: FAILED"; tail -n 40 "$(FUZZ_LOGS)/$$t.log"; \
+	  fi; \
+	done; \
+	if (($${#failed[@]})); then echo "fuzz: crashes in $${failed[*]}; reproducers under fuzz/artifacts/, logs in $(FUZZ_LOGS)/" >&2; exit 1; fi
+
+.PHONY: test-fuzz
+test-fuzz: ## `make fuzz` with a CI budget (TEST_FUZZ_SECONDS=15 per target)
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
 .PHONY: test
-test: verify-crds lint test-unit test-gitops test-e2e ## Everything CI runs
+test: verify-crds lint test-unit test-corpus test-gitops test-fuzz test-e2e ## Everything CI runs
 
 .PHONY: cluster-up
 cluster-up: tools ## Start the local control plane (prints the KUBECONFIG line)
@@ -97,7 +136,7 @@ cluster-down: ## Stop the local control plane (keeps its data; `hack/cluster.sh 
 
 .PHONY: dev
 dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (foreground; Ctrl-C stops)
-	$(CARGO) build -p nexus-controller -p nexus-apiserver
+	$(CARGO) build -p nexus-controller -p nexus-apiserver -p nexus-cli
 	@eval "$$(NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh up)"; \
 	export PATH="$(K8S_BIN):$$PATH"; \
 	kubectl apply --server-side -f crds/ >/dev/null; \
@@ -123,7 +162,7 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (f
 	echo "Logs: $(DEV_CLUSTER)/logs/nexus-apiserver.log   Metrics: controller :8080, apiserver :$(DEV_APISERVER_METRICS_PORT)"; \
 	echo "Stop: Ctrl-C, then make cluster-down"; echo; \
 	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --webhook-addr 127.0.0.1:8081 \
-	  --lease-namespace default --log-format text
+	  --polling=false --lease-namespace default --log-format text
 
 .PHONY: dev-token
 dev-token: ## Print a dev-auth token: make dev-token USER=<name or email> GROUPS=<g1,g2>
@@ -142,6 +181,18 @@ bench: tools ## Benchmark on a fresh control plane (BENCH_ENTITIES=10000; 100000
 	kubectl apply --server-side -f crds/ >/dev/null; \
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	target/release/nexus-bench --entities $(BENCH_ENTITIES) --controller-bin $(REPO)/target/release/nexus-controller --keep
+
+.PHONY: bench-ingest
+bench-ingest: tools ## Webhook ingestion benchmark (verified deliveries/s, received → status p50/p99) on a fresh control plane; JSON lines
+	$(CARGO) build --release -p nexus-controller
+	$(CARGO) build --release -p nexus-e2e --bin nexus-ingest-bench
+	NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
+	trap 'NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
+	eval "$$(NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh up)"; \
+	export PATH="$(K8S_BIN):$$PATH"; \
+	kubectl apply --server-side -f crds/ >/dev/null; \
+	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
+	target/release/nexus-ingest-bench --controller-bin $(REPO)/target/release/nexus-controller $(BENCH_INGEST_ARGS)
 
 .PHONY: bench-read
 bench-read: tools ## Read-path benchmark of nexus-apiserver (BENCH_READ_ENTITIES=100000): in-process, then on a fresh control plane; JSON lines

@@ -552,6 +552,17 @@ spec:
             secret = String::from_utf8_lossy(SECRET)
         ),
     );
+    // The development integrations in examples/ are valid against the CRDs.
+    let dev =
+        std::fs::read_to_string(nexus_e2e::repo_root().join("examples/integrations/dev.yaml"))
+            .unwrap()
+            .replace("nexus-system", n);
+    let dev: String = dev
+        .split("\n---\n")
+        .filter(|d| !d.contains("kind: Namespace"))
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    apply(n, &dev);
     let c = start_controller(n, "inc-ingest");
     receiver_up(&c).await;
     let http = reqwest::Client::new();

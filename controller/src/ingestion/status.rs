@@ -122,6 +122,35 @@ impl StatusBook {
             .unwrap_or_default()
     }
 
+    /// The last error recorded in this process (diagnostics and tests).
+    pub fn last_error(&self, key: &IntegrationKey) -> Option<String> {
+        self.inner.lock().ok().and_then(|m| {
+            m.get(key)
+                .and_then(|e| e.last_error.as_ref().map(|(_, m)| m.clone()))
+        })
+    }
+
+    /// Counters recorded in this process.
+    pub fn counts(&self, key: &IntegrationKey) -> IntegrationCounts {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).map(|e| e.counts.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Whether a full sync finished in this process, and the last rate-limit budget seen.
+    pub fn sync_state(&self, key: &IntegrationKey) -> (bool, Option<i64>) {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|m| {
+                m.get(key)
+                    .map(|e| (e.last_sync.is_some(), e.rate_limit.as_ref().map(|r| r.0)))
+            })
+            .unwrap_or_default()
+    }
+
     /// Takes the dirty entries, rendered as status patches.
     fn drain(&self) -> Vec<(IntegrationKey, serde_json::Value)> {
         let Ok(mut map) = self.inner.lock() else {
@@ -206,7 +235,7 @@ fn render(e: &Entry) -> serde_json::Value {
         )
     };
     let now = nexus_ingest::time::rfc3339(&now());
-    json!({
+    let mut status = json!({
         "conditions": [{
             "type": "Ready",
             "status": status,
@@ -218,9 +247,17 @@ fn render(e: &Entry) -> serde_json::Value {
         "lastError": e.last_error.as_ref().map(|(at, m)| json!({"time": nexus_ingest::time::rfc3339(at), "message": m})),
         "lastSyncTime": t(&e.last_sync),
         "lastWebhookTime": t(&e.last_webhook),
-        "cursors": if e.cursors.is_empty() { serde_json::Value::Null } else { json!(e.cursors) },
+        "cursors": e.cursors,
         "rateLimit": e.rate_limit.as_ref().map(|(r, at)| json!({"remaining": r, "resetAt": at.as_ref().map(nexus_ingest::time::rfc3339)})),
-    })
+    });
+    // Cursors are merged key by key, never cleared: a `null` here would delete the cursors an
+    // earlier process stored (the pollers' resume points) before the pollers re-record them.
+    if e.cursors.is_empty()
+        && let Some(o) = status.as_object_mut()
+    {
+        o.remove("cursors");
+    }
+    status
 }
 
 fn now() -> Time {

@@ -34,6 +34,7 @@ pub async fn run(
         };
         shared.metrics.queue_depth.dec();
         let source = source_label(&delivery.kind);
+        rescan_if_catalog_files_changed(&delivery);
         let outcome = match parse(&shared, &delivery) {
             Ok(o) => o,
             Err(e) => {
@@ -106,6 +107,30 @@ async fn lane(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Delivery, Outcome)>) 
                 tracing::warn!(integration = %delivery.integration, delivery = %delivery.id, error = %e, "delivery not applied");
             }
         }
+    }
+}
+
+/// A push that touches catalog-info.yaml or CODEOWNERS on the default branch asks the GitHub
+/// poller (on the leader) to re-read that repository now rather than at the next interval.
+fn rescan_if_catalog_files_changed(d: &Delivery) {
+    let DeliveryKind::Github { event } = &d.kind else {
+        return;
+    };
+    if event != "push"
+        || !nexus_ingest::github::push_touches_catalog_files(&d.body).unwrap_or(false)
+    {
+        return;
+    }
+    let full_name = serde_json::from_slice::<serde_json::Value>(&d.body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/repository/full_name")?
+                .as_str()
+                .map(str::to_string)
+        });
+    if let Some(repo) = full_name {
+        let queued = super::pollers::request_rescan(&d.integration, &repo);
+        tracing::debug!(integration = %d.integration, %repo, queued, "catalog files changed");
     }
 }
 

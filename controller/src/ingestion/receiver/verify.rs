@@ -16,8 +16,9 @@ pub enum Refusal {
 pub fn github(secret: &[u8], body: &[u8], headers: &HeaderMap) -> Result<(), Refusal> {
     let header = headers
         .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok())
-        .ok_or(Refusal::Missing)?;
+        .ok_or(Refusal::Missing)?
+        .to_str()
+        .map_err(|_| Refusal::Invalid)?;
     let hex = header.strip_prefix("sha256=").ok_or(Refusal::Invalid)?;
     let sig = decode_hex(hex).ok_or(Refusal::Invalid)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| Refusal::Invalid)?;
@@ -29,8 +30,9 @@ pub fn github(secret: &[u8], body: &[u8], headers: &HeaderMap) -> Result<(), Ref
 pub fn pagerduty(secret: &[u8], body: &[u8], headers: &HeaderMap) -> Result<(), Refusal> {
     let header = headers
         .get("x-pagerduty-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or(Refusal::Missing)?;
+        .ok_or(Refusal::Missing)?
+        .to_str()
+        .map_err(|_| Refusal::Invalid)?;
     if nexus_ingest::incidents::pagerduty_signature_valid(secret, body, header) {
         Ok(())
     } else {
