@@ -48,8 +48,9 @@ pub struct Args {
     /// Namespace for discovered entities (the integration's `namespaces.default`).
     #[arg(long, short = 'n', default_value = "default")]
     namespace: String,
-    /// A YAML file with the full ingestion context (namespaces with rules, tags, services,
-    /// repository) as an integration would configure it; overrides --namespace.
+    /// A YAML file with the ingestion context (namespaces with rules, tags, services,
+    /// repository) as an integration would configure it; what it sets overrides --namespace,
+    /// what it leaves out keeps its default.
     #[arg(long)]
     context: Option<PathBuf>,
     /// The Repository that owns an IaC state or deployment (`repository:NAMESPACE/NAME`), or
@@ -59,21 +60,19 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // Usage mistakes first: they are not about the file, so the message does not name it.
+    check_event(args)?;
     let file = args.file.display().to_string();
-    let body = if file == "-" {
+    let (file, body) = if file == "-" {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading stdin")?;
-        buf
+        ("<stdin>".to_string(), buf)
     } else {
-        std::fs::read(&args.file).with_context(|| format!("{file}: cannot read"))?
+        let body = std::fs::read(&args.file).with_context(|| format!("{file}: cannot read"))?;
+        (file, body)
     };
     let mut ctx = match &args.context {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("{}: cannot read", path.display()))?;
-            serde_yaml::from_str::<Context>(&text)
-                .with_context(|| format!("{}: not an ingestion context", path.display()))?
-        }
+        Some(path) => read_context(path, &args.namespace)?,
         None => Context::in_namespace(&args.namespace),
     };
     if args.repository.is_some() {
@@ -85,6 +84,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             eprintln!("ignored: {reason}");
             Ok(ExitCode::SUCCESS)
         }
+        Outcome::Changes(changes) if changes.is_empty() => {
+            eprintln!("ignored: nothing to apply: the payload is well-formed but changes nothing");
+            Ok(ExitCode::SUCCESS)
+        }
         Outcome::Changes(changes) => {
             output::print(&output::documents(&changes), args.output)?;
             Ok(ExitCode::SUCCESS)
@@ -92,29 +95,92 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The `--context` file. Fields it leaves out keep their defaults (tag keys, no service
+/// mapping, `--namespace` as the default namespace), so a file may hold only what it changes.
+fn read_context(path: &std::path::Path, namespace: &str) -> anyhow::Result<Context> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
+    let given: serde_json::Value = serde_yaml::from_str(&text)
+        .with_context(|| format!("{shown}: not an ingestion context"))?;
+    let mut merged = serde_json::to_value(Context::in_namespace(namespace))
+        .context("rendering the default context")?;
+    if !given.is_null() {
+        merge(&mut merged, given);
+    }
+    serde_json::from_value(merged).with_context(|| format!("{shown}: not an ingestion context"))
+}
+
+/// `over` laid over `base`: objects merge key by key, anything else replaces.
+fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Whether `--event` fits the source; checked before the file is read.
+fn check_event(args: &Args) -> anyhow::Result<()> {
+    use nexus_ingest::{ado, github};
+    let rest = args
+        .event
+        .as_deref()
+        .is_some_and(|e| e.starts_with("rest/"));
+    match args.source {
+        Source::Github if args.event.is_none() => bail!(
+            "--event is required for github: the X-GitHub-Event header of the delivery \
+             (e.g. push, pull_request), or rest/<resource> for a REST response ({})",
+            github::REST_RESOURCES.join(", ")
+        ),
+        Source::Github => {}
+        Source::AzureDevops if args.event.is_some() && !rest => bail!(
+            "--event is not used for azure-devops deliveries (the event type is read from the \
+             payload's eventType); use rest/<resource> for a REST response ({})",
+            ado::REST_RESOURCES.join(", ")
+        ),
+        Source::AzureDevops => {}
+        _ if args.event.is_some() => bail!("--event is only used for github and azure-devops"),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A REST API specification example file (`{"parameters": …, "responses": {"200": {"body": …}}}`,
+/// as Microsoft's and GitHub's API descriptions ship them) stands for its 200 response body, so
+/// `--event rest/<resource>` reads those files as well as raw responses.
+fn rest_body(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let raw = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let Ok(serde_json::Value::Object(doc)) = serde_json::from_slice::<serde_json::Value>(raw)
+    else {
+        return body.into();
+    };
+    if !doc.contains_key("parameters") {
+        return body.into();
+    }
+    match doc
+        .get("responses")
+        .and_then(|r| r.get("200"))
+        .and_then(|r| r.get("body"))
+    {
+        Some(inner) => serde_json::to_vec(inner).map_or(body.into(), Into::into),
+        None => body.into(),
+    }
+}
+
 fn parse(args: &Args, body: &[u8], ctx: &Context) -> anyhow::Result<Outcome> {
     use nexus_ingest::{ado, azure, github, iac, incidents};
-    if args.event.is_some() && !matches!(args.source, Source::Github | Source::AzureDevops) {
-        bail!("--event is only used for github and azure-devops");
-    }
     let rest = args.event.as_deref().and_then(|e| e.strip_prefix("rest/"));
     let outcome = match args.source {
         Source::Github => match (rest, args.event.as_deref()) {
-            (Some(resource), _) => github::rest(resource, body, ctx)?,
+            (Some(resource), _) => github::rest(resource, &rest_body(body), ctx)?,
             (None, Some(event)) => github::webhook(event, body, ctx)?,
-            (None, None) => bail!(
-                "--event is required for github: the X-GitHub-Event header of the delivery \
-                 (e.g. push, pull_request), or rest/<resource> for a REST response ({})",
-                github::REST_RESOURCES.join(", ")
-            ),
+            (None, None) => bail!("--event is required for github"),
         },
         Source::AzureDevops => match rest {
-            Some(resource) => ado::rest(resource, body, ctx)?,
-            None if args.event.is_some() => bail!(
-                "--event is not used for azure-devops deliveries (the event type is read from the \
-                 payload's eventType); use rest/<resource> for a REST response ({})",
-                ado::REST_RESOURCES.join(", ")
-            ),
+            Some(resource) => ado::rest(resource, &rest_body(body), ctx)?,
             None => ado::service_hook(body, ctx)?,
         },
         Source::AzureMonitor => incidents::azure_monitor(body, ctx)?,

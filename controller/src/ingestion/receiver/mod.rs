@@ -1,8 +1,10 @@
 //! The webhook receiver: one endpoint per integration object,
 //!
-//!     POST /webhooks/github/{namespace}/{name}
-//!     POST /webhooks/azure-devops/{namespace}/{name}
-//!     POST /webhooks/incidents/{namespace}/{name}
+//! ```text
+//! POST /webhooks/github/{namespace}/{name}
+//! POST /webhooks/azure-devops/{namespace}/{name}
+//! POST /webhooks/incidents/{namespace}/{name}
+//! ```
 //!
 //! Each delivery is size-limited, verified (constant-time), de-duplicated by its delivery id,
 //! queued, and answered `202 Accepted` at once; parsing and writing happen in the workers.
