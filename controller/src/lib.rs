@@ -43,14 +43,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The webhook receiver answers on every replica (writes are safe from any of them: status
     // merges carry a resourceVersion precondition); pollers run on the leader only.
     let ingest_cfg = cfg.ingest().map_err(anyhow::Error::msg)?;
-    let ingestion = ingestion::Ingestion::start(
-        client.clone(),
-        &ingest_cfg,
-        metrics.registry(),
-        shutdown.clone(),
-    )
-    .await
-    .context("starting ingestion")?;
+    // With neither receiver nor pollers, ingestion does not start (nor watch integrations,
+    // which the chart then does not grant).
+    let ingestion = if ingest_cfg.webhook_addr.is_some() || ingest_cfg.polling {
+        Some(
+            ingestion::Ingestion::start(
+                client.clone(),
+                &ingest_cfg,
+                metrics.registry(),
+                shutdown.clone(),
+            )
+            .await
+            .context("starting ingestion")?,
+        )
+    } else {
+        None
+    };
     let server = tokio::spawn(server::serve(
         cfg.metrics_addr,
         metrics.clone(),
@@ -88,7 +96,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.settings(),
         stop_controllers.clone(),
     ));
-    if ingest_cfg.polling {
+    if let (true, Some(ingestion)) = (ingest_cfg.polling, &ingestion) {
         tokio::spawn(ingestion.clone().run_pollers(stop_controllers.clone()));
     }
     {

@@ -50,7 +50,7 @@ fn start_controller(ns: &str, identity: &str) -> ControllerProcess {
 }
 
 async fn receiver_up(c: &ControllerProcess) {
-    let url = format!("http://127.0.0.1:{}/healthz", c.webhook_port);
+    let url = format!("http://127.0.0.1:{}/readyz", c.webhook_port);
     wait_some("webhook receiver", Duration::from_secs(60), || {
         let url = url.clone();
         async move { Ok(http_get(&url).await.ok().map(|_| ())) }
@@ -303,6 +303,8 @@ spec:
     repo["repository"]["name"] = json!("discovered-repo");
     repo["repository"]["full_name"] = json!("Codertocat/discovered-repo");
     repo["repository"]["html_url"] = json!("https://github.com/Codertocat/discovered-repo");
+    // The corpus repository is a fork, which spec.repositories leaves out unless includeForks.
+    repo["repository"]["fork"] = json!(false);
     let (code, _) = post_github(
         &http,
         &url,
@@ -721,6 +723,146 @@ spec:
         "{:#}",
         monitor.data["spec"]
     );
+    drop(c);
+    ns.delete().await;
+}
+
+/// A local stand-in for Entra ID and Azure Resource Manager: a token endpoint, and Resource
+/// Graph answering with the corpus' basic query response — or with `fail` when set.
+async fn fake_azure(fail: Option<u16>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::{Router, http::StatusCode, routing::post};
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let example = corpus_json("azure-resource-graph/ResourcesBasicQuery.2024-04-01.json");
+    let body = example["responses"]["200"]["body"].clone();
+    let counter = calls.clone();
+    let app = Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(|| async {
+                axum::Json(json!({"access_token": "test-token", "token_type": "Bearer", "expires_in": 3600}))
+            }),
+        )
+        .route(
+            "/providers/Microsoft.ResourceGraph/resources",
+            post(move || {
+                let body = body.clone();
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    match fail {
+                        Some(code) => (
+                            StatusCode::from_u16(code).unwrap(),
+                            axum::Json(json!({"error": {"code": "AuthorizationFailed", "message": "no access"}})),
+                        ),
+                        None => (StatusCode::OK, axum::Json(body)),
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), calls)
+}
+
+#[tokio::test]
+async fn resource_graph_polling_discovers_resources_and_reports_failures() {
+    let client = client().await.unwrap();
+    let ns = TestNamespace::create(&client, "ingest-arg").await.unwrap();
+    let n = ns.name.as_str();
+    let (good, good_calls) = fake_azure(None).await;
+    let (bad, bad_calls) = fake_azure(Some(403)).await;
+    let source = |name: &str, url: &str| {
+        format!(
+            r#"
+apiVersion: integrations.nexus.dev/v1alpha1
+kind: AzureSubscriptionSource
+metadata: {{name: {name}}}
+spec:
+  subscriptions: ["cfbbd179-59d2-4052-aa06-9270a38aa9d6"]
+  namespaces: {{default: {n}}}
+  auth:
+    tenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47
+    clientId: 3f0c8c55-1a2b-4c3d-9e8f-0a1b2c3d4e5f
+    clientSecretRef: {{name: azure, key: client-secret}}
+    authorityHost: {url}
+  armUrl: {url}
+  pollInterval: 30s
+"#
+        )
+    };
+    apply(
+        n,
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: azure}}\nstringData: {{client-secret: not-a-real-secret}}\n---{}---{}",
+            source("subscriptions", &good),
+            source("forbidden", &bad)
+        ),
+    );
+    let mut opts = ControllerOptions::for_namespace(n, "arg-poller");
+    opts.extra_args = vec!["--integrations-namespace".into(), n.into()];
+    let c = ControllerProcess::start(&opts).unwrap();
+
+    // Every resource in the response becomes an AzureResource that Nexus manages.
+    let resources = wait_some(
+        "AzureResources from Resource Graph",
+        Duration::from_secs(60),
+        || async {
+            let client = nexus_e2e::client().await?;
+            let list = catalog::api(&client, EntityKind::AzureResource, Some(n))
+                .list(&Default::default())
+                .await?;
+            Ok((list.items.len() == 3).then_some(list.items))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+    let nic = resources
+        .iter()
+        .find(|r| {
+            r.data["spec"]["resourceId"]
+                .as_str()
+                .unwrap()
+                .ends_with("/myNetworkInterface")
+        })
+        .expect("the network interface");
+    assert_eq!(nic.data["spec"]["region"], "centralus");
+    assert_eq!(nic.data["spec"]["resourceGroup"], "RG1");
+    assert_eq!(nic.data["spec"]["tags"]["tag1"], "Value1");
+    assert_eq!(
+        nic.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
+        "nexus-azure"
+    );
+    assert!(good_calls.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+
+    // The healthy source reports its sync; the forbidden one its error, naming the call.
+    let ok = wait_some("healthy source status", WAIT, || async {
+        let s = integration_status(n, "azuresubscriptionsources", "subscriptions").await;
+        Ok(s["lastSyncTime"].is_string().then_some(s))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+    assert_eq!(ok["conditions"][0]["status"], "True", "{ok:#}");
+    assert!(
+        ok["cursors"].as_object().is_some_and(|c| !c.is_empty()),
+        "{ok:#}"
+    );
+    let failing = wait_some("forbidden source status", WAIT, || async {
+        let s = integration_status(n, "azuresubscriptionsources", "forbidden").await;
+        Ok(s["lastError"]["message"].is_string().then_some(s))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+    let msg = failing["lastError"]["message"].as_str().unwrap();
+    assert!(msg.contains("403") && msg.contains("resources"), "{msg}");
+    assert!(
+        !msg.contains("test-token") && !msg.contains("not-a-real-secret"),
+        "{msg}"
+    );
+    assert_eq!(failing["conditions"][0]["status"], "False", "{failing:#}");
+    assert!(bad_calls.load(std::sync::atomic::Ordering::Relaxed) >= 1);
     drop(c);
     ns.delete().await;
 }

@@ -248,8 +248,10 @@ pub struct Gone {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum ListOp {
-    /// Replace the item whose `key` field equals the new item's, or insert it; then sort by
-    /// `order_by` (RFC 3339 strings, newest first) and keep at most `max` items.
+    /// Merge into the item whose `key` field equals the new item's (the new item's non-null
+    /// fields win, fields it lacks are kept: a deployment status that knows no sha does not
+    /// erase the sha the deployment recorded), or insert it; then sort by `order_by` (RFC 3339
+    /// strings, newest first) and keep at most `max` items.
     #[serde(rename_all = "camelCase")]
     Upsert {
         field: String,
@@ -309,8 +311,18 @@ impl ListOp {
                 ..
             } => {
                 let id = item.get(key);
-                list.retain(|v| v.get(key) != id);
-                list.push(item.clone());
+                let mut merged = item.clone();
+                if let Some(pos) = list.iter().position(|v| v.get(key) == id) {
+                    let old = list.remove(pos);
+                    if let (Value::Object(old), Value::Object(new)) = (old, &mut merged) {
+                        for (k, v) in old {
+                            if new.get(&k).is_none_or(Value::is_null) {
+                                new.insert(k, v);
+                            }
+                        }
+                    }
+                }
+                list.push(merged);
                 let at = |v: &Value| {
                     v.get(order_by)
                         .and_then(Value::as_str)
@@ -421,6 +433,21 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0]["id"], "a");
         assert_eq!(list[0]["status"], "success");
+        // A later, partial record keeps what the earlier one knew.
+        let mut partial = vec![
+            json!({"id": "d", "sha": "abc", "status": "pending", "createdAt": "2024-01-01T00:00:00Z"}),
+        ];
+        ListOp::upsert(
+            "deployments",
+            "id",
+            json!({"id": "d", "status": "success", "sha": null}),
+            "createdAt",
+            5,
+        )
+        .apply(&mut partial);
+        assert_eq!(partial[0]["sha"], "abc");
+        assert_eq!(partial[0]["status"], "success");
+        assert_eq!(partial[0]["createdAt"], "2024-01-01T00:00:00Z");
         ListOp::upsert(
             "deployments",
             "id",

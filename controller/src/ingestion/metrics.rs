@@ -4,8 +4,8 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Reg
 
 #[derive(Clone, Debug)]
 pub struct IngestMetrics {
-    /// Deliveries by source and outcome (accepted, bad_signature, missing_signature, duplicate,
-    /// too_large, unknown_integration, suspended, queue_full).
+    /// Deliveries by source and outcome (accepted, bad_signature, missing_signature, malformed,
+    /// duplicate, too_large, unknown_integration, suspended, secret_unreadable, queue_full).
     pub deliveries: IntCounterVec,
     /// Parsed deliveries and poll results by source and result (applied, ignored, error).
     pub processed: IntCounterVec,

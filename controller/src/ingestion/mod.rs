@@ -72,6 +72,23 @@ pub struct Shared {
     pub metrics: IngestMetrics,
     /// Delivery ids already accepted (replay protection), remembered for a day.
     pub seen: moka::sync::Cache<String, ()>,
+    /// Set once the integration and catalog caches have listed; until then the receiver answers
+    /// 503 and pollers wait.
+    pub synced: std::sync::atomic::AtomicBool,
+    synced_notify: tokio::sync::Notify,
+}
+
+impl Shared {
+    /// Waits until the caches have synced.
+    pub async fn wait_synced(&self) {
+        loop {
+            let notified = self.synced_notify.notified();
+            if self.synced.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// Ingestion once started; pollers are started separately, on the leader.
@@ -82,7 +99,7 @@ pub struct Ingestion {
 
 impl Ingestion {
     /// Starts the stores, workers, status flushing and (when configured) the webhook receiver;
-    /// returns once the stores are synced. Everything stops when `shutdown` is cancelled.
+    /// returns at once (the stores sync in the background). Everything stops when `shutdown` is cancelled.
     pub async fn start(
         client: Client,
         cfg: &IngestConfig,
@@ -103,6 +120,8 @@ impl Ingestion {
                 .time_to_live(receiver::DEDUPE_TTL)
                 .max_capacity(1_000_000)
                 .build(),
+            synced: std::sync::atomic::AtomicBool::new(false),
+            synced_notify: tokio::sync::Notify::new(),
         });
         // Bind first, so a bad address fails the start rather than a background task.
         let listener =
@@ -112,22 +131,36 @@ impl Ingestion {
                 })?),
                 None => None,
             };
-        let (integrations, index) = (shared.integrations.clone(), shared.applier.index.clone());
-        let synced = async move {
-            integrations.ready().await;
-            index.ready().await;
-        };
-        let mut synced = std::pin::pin!(synced);
-        loop {
-            match tokio::time::timeout(std::time::Duration::from_secs(30), &mut synced).await {
-                Ok(()) => break,
-                Err(_) => tracing::warn!(
-                    "ingestion caches not synced after 30s: are the integrations.nexus.dev and \
-                     catalog.nexus.dev CRDs installed, and may the controller list them?"
-                ),
-            }
+        // The caches sync in the background: a missing CRD or permission must not hold up the
+        // catalog controller. Until then the receiver answers 503 and pollers wait.
+        {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let (integrations, index) =
+                    (shared.integrations.clone(), shared.applier.index.clone());
+                let synced = async move {
+                    integrations.ready().await;
+                    index.ready().await;
+                };
+                let mut synced = std::pin::pin!(synced);
+                loop {
+                    match tokio::time::timeout(std::time::Duration::from_secs(30), &mut synced)
+                        .await
+                    {
+                        Ok(()) => break,
+                        Err(_) => tracing::warn!(
+                            "ingestion caches not synced after 30s: are the integrations.nexus.dev \
+                             and catalog.nexus.dev CRDs installed, and may the controller list them?"
+                        ),
+                    }
+                }
+                shared
+                    .synced
+                    .store(true, std::sync::atomic::Ordering::Release);
+                shared.synced_notify.notify_waiters();
+                tracing::info!("ingestion caches synced");
+            });
         }
-        tracing::info!("ingestion caches synced");
 
         tokio::spawn(
             shared
@@ -164,6 +197,10 @@ impl Ingestion {
 
     /// Runs the pollers until `stop` is cancelled (call on the leader).
     pub async fn run_pollers(self, stop: CancellationToken) {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = self.shared.wait_synced() => {}
+        }
         pollers::run(self.shared, stop).await;
     }
 }

@@ -139,12 +139,26 @@ fn parse(shared: &Shared, d: &Delivery) -> Result<Outcome, nexus_ingest::IngestE
     let name = &d.integration.name;
     match &d.kind {
         DeliveryKind::Github { event } => {
-            let ctx = shared
-                .integrations
-                .github(ns, name)
-                .map(|i| registry::github_context(&i))
+            let integration = shared.integrations.github(ns, name);
+            let ctx = integration
+                .as_ref()
+                .map(|i| registry::github_context(i))
                 .unwrap_or_default();
-            nexus_ingest::github::webhook(event, &d.body, &ctx)
+            let outcome = nexus_ingest::github::webhook(event, &d.body, &ctx)?;
+            // The same repository selection as polling: a delivery about a repository that
+            // spec.repositories leaves out changes nothing.
+            if let (Some(i), Outcome::Changes(_)) = (&integration, &outcome)
+                && let Some(repo) = serde_json::from_slice::<serde_json::Value>(&d.body)
+                    .ok()
+                    .and_then(|v| v.get("repository").cloned())
+                && !super::pollers::github::selected(&i.spec, &repo)
+            {
+                let full = repo.get("full_name").and_then(|v| v.as_str()).unwrap_or("?");
+                return Ok(Outcome::ignored(format!(
+                    "repository {full} is not selected by spec.repositories"
+                )));
+            }
+            Ok(outcome)
         }
         DeliveryKind::AzureDevOps => {
             let ctx = shared

@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
         opts.bin = bin.clone();
     }
     let ctrl = ControllerProcess::start(&opts)?;
-    let health = format!("http://127.0.0.1:{}/healthz", ctrl.webhook_port);
+    let health = format!("http://127.0.0.1:{}/readyz", ctrl.webhook_port);
     let started = Instant::now();
     while http_get(&health).await.is_err() {
         if started.elapsed() > Duration::from_secs(120) {

@@ -169,17 +169,6 @@ impl Applier {
             .find(|f| f.managed_by.as_deref() == Some(manager))
             .or_else(|| identity.first())
         {
-            Some(found) if found.managed_by.as_deref() != Some(manager) => {
-                // Declared by a person or GitOps: its spec is theirs; only facts are written.
-                done.declared_elsewhere += 1;
-                if self
-                    .merge_status(found, u.source, &u.status, &u.lists)
-                    .await?
-                {
-                    done.written += 1;
-                }
-                return Ok(done);
-            }
             Some(found) => (found.namespace.clone(), found.name.clone()),
             None => (u.namespace().to_string(), u.name().to_string()),
         };
@@ -204,6 +193,17 @@ impl Applier {
                 .and_then(|l| l.get(MANAGED_BY));
             if owner.map(String::as_str) != Some(manager) {
                 done.declared_elsewhere += 1;
+                // Discovered first by another Nexus source (Resource Graph and Terraform both
+                // find Azure resources): that source owns the spec; this one adds only the spec
+                // fields still missing (or `unknown`), under its own field manager.
+                if owner.is_some_and(|o| o.starts_with("nexus-")) {
+                    if let Some(fill) = missing_spec(&existing, &object) {
+                        self.apply_object(&api, &name, manager, &fill)
+                            .await
+                            .map_err(kube_err)?;
+                        done.written += 1;
+                    }
+                }
                 let found = Found {
                     kind,
                     namespace: namespace.clone(),
@@ -217,6 +217,20 @@ impl Applier {
                     done.written += 1;
                 }
                 return Ok(done);
+            }
+            // Seen again at its source: no longer gone.
+            if existing.data.pointer("/status/sourceGone").is_some() {
+                let mut clear = Map::new();
+                clear.insert("sourceGone".into(), Value::Null);
+                let found = Found {
+                    kind,
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    managed_by: Some(manager.into()),
+                };
+                if self.merge_status(&found, u.source, &clear, &[]).await? {
+                    done.written += 1;
+                }
             }
             if kind == EntityKind::Incident {
                 keep_incident_history(&existing, &mut object);
@@ -435,6 +449,35 @@ fn append_refs(object: &mut Value, pointer: &str, refs: Vec<Value>) {
             }
         }
     }
+}
+
+/// The part of `object` to apply when another Nexus source owns the stored spec: the spec
+/// fields the stored object lacks or holds as `unknown`. None when there are none.
+fn missing_spec(existing: &DynamicObject, object: &Value) -> Option<Value> {
+    let have = existing.data.get("spec").and_then(Value::as_object);
+    let want = object.get("spec").and_then(Value::as_object)?;
+    let fill: Map<String, Value> = want
+        .iter()
+        .filter(|(k, v)| {
+            let stored = have.and_then(|h| h.get(*k));
+            !v.is_null()
+                && (stored.is_none() || stored == Some(&Value::String("unknown".into())))
+                && v.as_str() != Some("unknown")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if fill.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "apiVersion": object.get("apiVersion"),
+        "kind": object.get("kind"),
+        "metadata": {
+            "name": existing.metadata.name,
+            "namespace": existing.metadata.namespace,
+        },
+        "spec": fill,
+    }))
 }
 
 /// Incident deliveries each carry a full spec, but not every event knows the whole history: a

@@ -769,7 +769,7 @@ fn github_context_of(spec: &GitHubIntegrationSpec) -> Context {
 
 /// Whether `spec.repositories` selects a listed repository. Archived repositories stay in the
 /// listing (the parser marks them gone); their contents are never read.
-fn selected(spec: &GitHubIntegrationSpec, r: &Value) -> bool {
+pub fn selected(spec: &GitHubIntegrationSpec, r: &Value) -> bool {
     let f = &spec.repositories;
     let full = r.get("full_name").and_then(Value::as_str).unwrap_or("");
     let name = r.get("name").and_then(Value::as_str).unwrap_or("");

@@ -8,9 +8,12 @@
 //!
 //! Each delivery is size-limited, verified (constant-time), de-duplicated by its delivery id,
 //! queued, and answered `202 Accepted` at once; parsing and writing happen in the workers.
-//! Refusals write nothing: 401 (missing or wrong signature/token), 404 (no such integration),
-//! 409 (a delivery id already accepted), 413 (body too large), 503 (suspended, or the queue is
-//! full — with `Retry-After`).
+//! Refusals write nothing: 400 (GitHub delivery without X-GitHub-Event / X-GitHub-Delivery),
+//! 401 (missing or wrong signature/token), 404 (no such integration), 409 (a delivery id already
+//! accepted), 413 (body too large), 503 (starting, the verification Secret cannot be read, the
+//! integration is suspended — told only to verified senders —, or the queue is full; with
+//! `Retry-After` where retrying helps). `/healthz` answers while the process lives, `/readyz` once
+//! the caches have synced.
 
 pub mod verify;
 
@@ -56,6 +59,7 @@ pub fn router(r: Receiver) -> Router {
         )
         .route("/webhooks/incidents/{namespace}/{name}", post(incidents))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .with_state(r)
 }
 
@@ -64,7 +68,33 @@ fn reply(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// Ready once the caches have synced (deliveries are accepted).
+async fn readyz(State(r): State<Receiver>) -> Response {
+    match r.starting() {
+        Some(busy) => busy,
+        None => reply(StatusCode::OK, "ready"),
+    }
+}
+
+fn retry_later(message: &str) -> Response {
+    let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("5"),
+    );
+    r
+}
+
 impl Receiver {
+    /// 503 until the caches have synced (the integration may not be known yet).
+    fn starting(&self) -> Option<Response> {
+        (!self
+            .shared
+            .synced
+            .load(std::sync::atomic::Ordering::Acquire))
+        .then(|| retry_later("starting, retry later"))
+    }
+
     /// Reads the body up to the limit (the Content-Length is checked first).
     async fn body(&self, headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Response> {
         let declared = headers
@@ -88,6 +118,7 @@ impl Receiver {
     async fn secret(
         &self,
         key: &IntegrationKey,
+        source: &str,
         r: &SecretKeyRef,
     ) -> Result<Arc<Vec<u8>>, Response> {
         match self.shared.secrets.read(&key.namespace, r).await {
@@ -97,6 +128,11 @@ impl Receiver {
             }
             Err(e) => {
                 self.shared.status.config_problem(key, Some(e.to_string()));
+                self.shared
+                    .metrics
+                    .deliveries
+                    .with_label_values(&[source, "secret_unreadable"])
+                    .inc();
                 tracing::warn!(integration = %key, error = %e, "cannot verify deliveries");
                 Err(reply(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -195,6 +231,9 @@ async fn github(
     body: Body,
 ) -> Response {
     let received = Instant::now();
+    if let Some(busy) = r.starting() {
+        return busy;
+    }
     let key = key(IntegrationKind::GitHub, namespace, name);
     let Some(integration) = r.shared.integrations.github(&key.namespace, &key.name) else {
         r.shared
@@ -204,15 +243,6 @@ async fn github(
             .inc();
         return reply(StatusCode::NOT_FOUND, format!("no {key}"));
     };
-    if integration.spec.suspend {
-        return r.refuse(
-            &key,
-            "github",
-            "suspended",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration is suspended",
-        );
-    }
     let body = match r.body(&headers, body).await {
         Ok(b) => b,
         Err(resp) => {
@@ -225,13 +255,26 @@ async fn github(
             return resp;
         }
     };
-    let secret = match r.secret(&key, &integration.spec.webhook_secret_ref).await {
+    let secret = match r
+        .secret(&key, "github", &integration.spec.webhook_secret_ref)
+        .await
+    {
         Ok(s) => s,
         Err(resp) => return resp,
     };
     if let Err(e) = verify::github(&secret, &body, &headers) {
         let (outcome, msg) = refusal_outcome(e);
         return r.refuse(&key, "github", outcome, StatusCode::UNAUTHORIZED, msg);
+    }
+    // Only a verified sender learns that the integration is suspended.
+    if integration.spec.suspend {
+        return r.refuse(
+            &key,
+            "github",
+            "suspended",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integration is suspended",
+        );
     }
     let (Some(event), Some(delivery_id)) = (
         header(&headers, "x-github-event"),
@@ -266,6 +309,9 @@ async fn azure_devops(
     body: Body,
 ) -> Response {
     let received = Instant::now();
+    if let Some(busy) = r.starting() {
+        return busy;
+    }
     let key = key(IntegrationKind::AzureDevOps, namespace, name);
     let Some(integration) = r
         .shared
@@ -279,15 +325,6 @@ async fn azure_devops(
             .inc();
         return reply(StatusCode::NOT_FOUND, format!("no {key}"));
     };
-    if integration.spec.suspend {
-        return r.refuse(
-            &key,
-            "azure-devops",
-            "suspended",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration is suspended",
-        );
-    }
     let body = match r.body(&headers, body).await {
         Ok(b) => b,
         Err(resp) => {
@@ -301,7 +338,11 @@ async fn azure_devops(
         }
     };
     let secret = match r
-        .secret(&key, &integration.spec.service_hook_secret_ref)
+        .secret(
+            &key,
+            "azure-devops",
+            &integration.spec.service_hook_secret_ref,
+        )
         .await
     {
         Ok(s) => s,
@@ -310,6 +351,16 @@ async fn azure_devops(
     if let Err(e) = verify::token(&secret, &headers, query.as_deref()) {
         let (outcome, msg) = refusal_outcome(e);
         return r.refuse(&key, "azure-devops", outcome, StatusCode::UNAUTHORIZED, msg);
+    }
+    // Only a verified sender learns that the integration is suspended.
+    if integration.spec.suspend {
+        return r.refuse(
+            &key,
+            "azure-devops",
+            "suspended",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integration is suspended",
+        );
     }
     // Service hooks carry a notification id per delivery; fall back to the body's hash.
     let id = json_field(&body, &["id"]).unwrap_or_else(|| body_hash(&body));
@@ -332,6 +383,9 @@ async fn incidents(
     body: Body,
 ) -> Response {
     let received = Instant::now();
+    if let Some(busy) = r.starting() {
+        return busy;
+    }
     let key = key(IntegrationKind::Incident, namespace, name);
     let Some(integration) = r
         .shared
@@ -351,15 +405,6 @@ async fn incidents(
         IncidentProvider::Pagerduty => "pagerduty",
         IncidentProvider::Opsgenie => "opsgenie",
     };
-    if integration.spec.suspend {
-        return r.refuse(
-            &key,
-            source,
-            "suspended",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration is suspended",
-        );
-    }
     let body = match r.body(&headers, body).await {
         Ok(b) => b,
         Err(resp) => {
@@ -373,7 +418,7 @@ async fn incidents(
         }
     };
     let secret = match r
-        .secret(&key, &integration.spec.verification_secret_ref)
+        .secret(&key, source, &integration.spec.verification_secret_ref)
         .await
     {
         Ok(s) => s,
@@ -386,6 +431,16 @@ async fn incidents(
     if let Err(e) = verified {
         let (outcome, msg) = refusal_outcome(e);
         return r.refuse(&key, source, outcome, StatusCode::UNAUTHORIZED, msg);
+    }
+    // Only a verified sender learns that the integration is suspended.
+    if integration.spec.suspend {
+        return r.refuse(
+            &key,
+            source,
+            "suspended",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integration is suspended",
+        );
     }
     // PagerDuty names each event; the others are de-duplicated by content.
     let id = match provider {
