@@ -87,8 +87,8 @@ test-e2e: tools ## End-to-end tests against a fresh local control plane
 	$(CARGO) test -p nexus-e2e --test apiserver -- --test-threads=1
 
 .PHONY: test-corpus
-test-corpus: ## Parsers and the nexus binary over every file of ../shared/corpus (integration tests)
-	$(CARGO) test -p nexus-ingest -p nexus-cli --tests
+test-corpus: ## Parsers and the nexus binary over every file of ../shared/corpus; pollers against local HTTP servers (integration tests, no cluster)
+	$(CARGO) test -p nexus-ingest -p nexus-cli -p nexus-controller --tests
 
 # Fuzzing (cargo-fuzz, nightly): every target in fuzz/fuzz_targets/ for FUZZ_SECONDS each, seeded
 # from ../shared/corpus. No sanitizer: the workspace forbids unsafe code, so the bug a fuzzer

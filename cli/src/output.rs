@@ -19,18 +19,7 @@ pub fn documents(changes: &[Change]) -> Vec<Value> {
     for change in changes {
         match change {
             Change::Upsert(u) => {
-                let mut object = u.object.clone();
-                if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                    let ann = meta
-                        .entry("annotations")
-                        .or_insert_with(|| Value::Object(Default::default()));
-                    if let Some(ann) = ann.as_object_mut() {
-                        ann.insert(
-                            "nexus.dev/field-manager".into(),
-                            Value::String(u.source.manager().into()),
-                        );
-                    }
-                }
+                let object = u.object.clone();
                 docs.push(object);
                 if !u.status.is_empty() || !u.lists.is_empty() || !u.resolve.is_empty() {
                     docs.push(json!({
@@ -66,23 +55,23 @@ pub fn documents(changes: &[Change]) -> Vec<Value> {
     docs
 }
 
-/// Prints documents to stdout in the chosen format.
+/// Prints documents to stdout in the chosen format. A closed pipe (`| head`) ends the output
+/// quietly instead of failing.
 pub fn print(docs: &[Value], format: Format) -> anyhow::Result<()> {
-    match format {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let result = match format {
         Format::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(docs).context("rendering JSON")?
-            );
+            let text = serde_json::to_string_pretty(docs).context("rendering JSON")?;
+            writeln!(out, "{text}")
         }
-        Format::Yaml => {
-            for doc in docs {
-                print!(
-                    "---\n{}",
-                    serde_yaml::to_string(doc).context("rendering YAML")?
-                );
-            }
-        }
+        Format::Yaml => docs.iter().try_for_each(|doc| {
+            let text = serde_yaml::to_string(doc).map_err(std::io::Error::other)?;
+            write!(out, "---\n{text}")
+        }),
+    };
+    match result.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
     }
-    Ok(())
 }

@@ -24,7 +24,10 @@ pub fn corpus_json(rel: &str) -> serde_json::Value {
 }
 
 fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    // HMAC takes keys of any length; an error here is impossible.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
     mac.update(body);
     mac.finalize()
         .into_bytes()

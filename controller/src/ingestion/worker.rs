@@ -153,7 +153,10 @@ fn parse(shared: &Shared, d: &Delivery) -> Result<Outcome, nexus_ingest::IngestE
                     .and_then(|v| v.get("repository").cloned())
                 && !super::pollers::github::selected(&i.spec, &repo)
             {
-                let full = repo.get("full_name").and_then(|v| v.as_str()).unwrap_or("?");
+                let full = repo
+                    .get("full_name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?");
                 return Ok(Outcome::ignored(format!(
                     "repository {full} is not selected by spec.repositories"
                 )));

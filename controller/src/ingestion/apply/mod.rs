@@ -196,13 +196,13 @@ impl Applier {
                 // Discovered first by another Nexus source (Resource Graph and Terraform both
                 // find Azure resources): that source owns the spec; this one adds only the spec
                 // fields still missing (or `unknown`), under its own field manager.
-                if owner.is_some_and(|o| o.starts_with("nexus-")) {
-                    if let Some(fill) = missing_spec(&existing, &object) {
-                        self.apply_object(&api, &name, manager, &fill)
-                            .await
-                            .map_err(kube_err)?;
-                        done.written += 1;
-                    }
+                if owner.is_some_and(|o| o.starts_with("nexus-"))
+                    && let Some(fill) = missing_spec(&existing, &object)
+                {
+                    self.apply_object(&api, &name, manager, &fill)
+                        .await
+                        .map_err(kube_err)?;
+                    done.written += 1;
                 }
                 let found = Found {
                     kind,
@@ -492,20 +492,17 @@ fn keep_incident_history(existing: &DynamicObject, object: &mut Value) {
         v.and_then(Value::as_str)
             .and_then(|s| s.parse::<jiff::Timestamp>().ok())
     };
-    if let (Some(was), Some(now)) = (
-        time(old.and_then(|o| o.get("startedAt"))),
-        time(spec.get("startedAt")),
-    ) {
-        if was < now {
-            if let Some(v) = old.and_then(|o| o.get("startedAt")) {
-                spec.insert("startedAt".into(), v.clone());
-            }
-        }
+    let old_start = old.and_then(|o| o.get("startedAt"));
+    if let (Some(was), Some(now), Some(v)) =
+        (time(old_start), time(spec.get("startedAt")), old_start)
+        && was < now
+    {
+        spec.insert("startedAt".into(), v.clone());
     }
-    if !spec.contains_key("acknowledgedAt") {
-        if let Some(v) = old.and_then(|o| o.get("acknowledgedAt")) {
-            spec.insert("acknowledgedAt".into(), v.clone());
-        }
+    if !spec.contains_key("acknowledgedAt")
+        && let Some(v) = old.and_then(|o| o.get("acknowledgedAt"))
+    {
+        spec.insert("acknowledgedAt".into(), v.clone());
     }
 }
 

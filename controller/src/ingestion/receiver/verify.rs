@@ -53,10 +53,10 @@ pub fn token(secret: &[u8], headers: &HeaderMap, query: Option<&str>) -> Result<
         .and_then(|v| v.strip_prefix("Basic "))
     {
         use base64::Engine as _;
-        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim()) {
-            if let Some(pos) = decoded.iter().position(|b| *b == b':') {
-                offered.push(decoded[pos + 1..].to_vec());
-            }
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim())
+            && let Some(pos) = decoded.iter().position(|b| *b == b':')
+        {
+            offered.push(decoded[pos + 1..].to_vec());
         }
     }
     if let Some(q) = query {
@@ -82,7 +82,7 @@ pub fn token(secret: &[u8], headers: &HeaderMap, query: Option<&str>) -> Result<
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())

@@ -1,0 +1,9 @@
+#![no_main]
+//! `incidents::opsgenie` over arbitrary bytes.
+
+use libfuzzer_sys::fuzz_target;
+use nexus_ingest_fuzz::ctx;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = nexus_ingest::incidents::opsgenie(data, &ctx(None));
+});
