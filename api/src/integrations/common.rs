@@ -71,8 +71,10 @@ pub struct AzureAuth {
 pub struct IntegrationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` (configuration valid, credentials readable, last sync succeeded), `Syncing`,
-    /// `Degraded` (the last calls failed; the message names why).
+    /// `Ready`: `True` (reason `Healthy`) once a delivery or sync succeeded and nothing failed
+    /// since; `False` with reason `Failing` (the message is the last error) or
+    /// `ConfigurationInvalid` (a referenced Secret or key is missing); `Unknown` (`Waiting`)
+    /// before anything happened.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
@@ -86,7 +88,7 @@ pub struct IntegrationStatus {
     /// `resourceGraphSyncedAt`). Values are opaque to people.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cursors: BTreeMap<String, String>,
-    /// Counters since the controller started leading.
+    /// Counters over all replicas and restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counts: Option<IntegrationCounts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
