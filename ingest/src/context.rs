@@ -87,6 +87,12 @@ pub struct NamespaceRule {
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.to_lowercase().chars().collect();
     let t: Vec<char> = text.to_lowercase().chars().collect();
+    glob_chars(&p, &t)
+}
+
+/// Glob with `*` (any run of characters) and `?` (one character), compared as given. Linear
+/// backtracking over the last `*`: no exponential blow-up on hostile patterns.
+pub fn glob_chars(p: &[char], t: &[char]) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use kube::{
-    Api, Client, Resource,
+    Api, Client, Resource, ResourceExt,
     runtime::{
         WatchStreamExt,
         reflector::{self, ObjectRef, Store},
@@ -165,7 +165,13 @@ fn services(m: &BTreeMap<String, Vec<String>>) -> ServiceMapping {
     ServiceMapping { entries: m.clone() }
 }
 
-fn watch<K>(client: &Client, namespace: Option<&str>, shutdown: &CancellationToken) -> Store<K>
+/// A reflector store of `K` (in `namespace`, or all), filled by a watch that runs until
+/// `shutdown`. Managed fields are dropped: nothing here reads them.
+pub(crate) fn watch<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    shutdown: &CancellationToken,
+) -> Store<K>
 where
     K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
         + Clone
@@ -182,6 +188,9 @@ where
     };
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|o| {
+            o.managed_fields_mut().clear();
+        })
         .reflect(writer)
         .applied_objects();
     let shutdown = shutdown.clone();
@@ -192,7 +201,7 @@ where
                 _ = shutdown.cancelled() => break,
                 next = stream.next() => match next {
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => tracing::debug!(error = %e, kind = %K::kind(&()), "integration watch error"),
+                    Some(Err(e)) => tracing::debug!(error = %e, kind = %K::kind(&()), "ingestion watch error"),
                     None => break,
                 },
             }

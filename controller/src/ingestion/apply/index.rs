@@ -3,22 +3,18 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use kube::{
-    Api, Client, Resource, ResourceExt,
-    runtime::{
-        WatchStreamExt,
-        reflector::{self, Store},
-        watcher,
-    },
+    Client, Resource, ResourceExt,
+    runtime::reflector::{self, Store},
 };
 use nexus_api::{
     EntityKind, EntityRef,
     catalog::{AzureResource, Component, Environment, Package, Pipeline, Repository},
 };
 use nexus_ingest::{Target, change::normalise_repo_url};
-use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
+
+use crate::ingestion::registry::watch;
 
 /// One object a target resolved to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -340,43 +336,4 @@ fn stage_of(name: &str) -> Option<&'static str> {
 
 fn ns<K: Resource>(o: &K) -> String {
     o.meta().namespace.clone().unwrap_or_default()
-}
-
-fn watch<K>(client: &Client, namespace: Option<&str>, shutdown: &CancellationToken) -> Store<K>
-where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(|o| {
-            o.managed_fields_mut().clear();
-        })
-        .reflect(writer)
-        .applied_objects();
-    let shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                next = stream.next() => match next {
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => tracing::debug!(error = %e, kind = %K::kind(&()), "ingestion index watch error"),
-                    None => break,
-                },
-            }
-        }
-    });
-    reader
 }

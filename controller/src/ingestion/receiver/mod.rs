@@ -86,6 +86,59 @@ fn retry_later(message: &str) -> Response {
 }
 
 impl Receiver {
+    /// What every endpoint checks, in this order: the caches have synced, the integration
+    /// exists (`config` = its verification secret and `suspend`), the body fits the limit,
+    /// the secret is readable, the delivery verifies, and only then — so only a verified sender
+    /// learns it — whether the integration is suspended. Returns the body.
+    async fn check(
+        &self,
+        key: &IntegrationKey,
+        source: &str,
+        config: Option<(&SecretKeyRef, bool)>,
+        headers: &HeaderMap,
+        body: Body,
+        verify: impl FnOnce(&[u8], &[u8]) -> Result<(), Refusal>,
+    ) -> Result<bytes::Bytes, Response> {
+        if let Some(busy) = self.starting() {
+            return Err(busy);
+        }
+        let Some((secret_ref, suspended)) = config else {
+            self.shared
+                .metrics
+                .deliveries
+                .with_label_values(&[source, "unknown_integration"])
+                .inc();
+            return Err(reply(StatusCode::NOT_FOUND, format!("no {key}")));
+        };
+        let body = match self.body(headers, body).await {
+            Ok(b) => b,
+            Err(resp) => {
+                self.shared
+                    .metrics
+                    .deliveries
+                    .with_label_values(&[source, "too_large"])
+                    .inc();
+                self.shared.status.rejected(key);
+                return Err(resp);
+            }
+        };
+        let secret = self.secret(key, source, secret_ref).await?;
+        if let Err(e) = verify(&secret, &body) {
+            let (outcome, msg) = refusal_outcome(e);
+            return Err(self.refuse(key, source, outcome, StatusCode::UNAUTHORIZED, msg));
+        }
+        if suspended {
+            return Err(self.refuse(
+                key,
+                source,
+                "suspended",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "integration is suspended",
+            ));
+        }
+        Ok(body)
+    }
+
     /// 503 until the caches have synced (the integration may not be known yet).
     fn starting(&self) -> Option<Response> {
         (!self
@@ -231,58 +284,31 @@ async fn github(
     body: Body,
 ) -> Response {
     let received = Instant::now();
-    if let Some(busy) = r.starting() {
-        return busy;
-    }
     let key = key(IntegrationKind::GitHub, namespace, name);
-    let Some(integration) = r.shared.integrations.github(&key.namespace, &key.name) else {
-        r.shared
-            .metrics
-            .deliveries
-            .with_label_values(&["github", "unknown_integration"])
-            .inc();
-        return reply(StatusCode::NOT_FOUND, format!("no {key}"));
-    };
-    let body = match r.body(&headers, body).await {
-        Ok(b) => b,
-        Err(resp) => {
-            r.shared
-                .metrics
-                .deliveries
-                .with_label_values(&["github", "too_large"])
-                .inc();
-            r.shared.status.rejected(&key);
-            return resp;
-        }
-    };
-    let secret = match r
-        .secret(&key, "github", &integration.spec.webhook_secret_ref)
-        .await
-    {
-        Ok(s) => s,
+    let source = "github";
+    let integration = r.shared.integrations.github(&key.namespace, &key.name);
+    let spec = integration.as_ref().map(|i| &i.spec);
+    let checked = r
+        .check(
+            &key,
+            source,
+            spec.map(|s| (&s.webhook_secret_ref, s.suspend)),
+            &headers,
+            body,
+            |secret, body| verify::github(secret, body, &headers),
+        )
+        .await;
+    let body = match checked {
+        Ok(body) => body,
         Err(resp) => return resp,
     };
-    if let Err(e) = verify::github(&secret, &body, &headers) {
-        let (outcome, msg) = refusal_outcome(e);
-        return r.refuse(&key, "github", outcome, StatusCode::UNAUTHORIZED, msg);
-    }
-    // Only a verified sender learns that the integration is suspended.
-    if integration.spec.suspend {
-        return r.refuse(
-            &key,
-            "github",
-            "suspended",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration is suspended",
-        );
-    }
     let (Some(event), Some(delivery_id)) = (
         header(&headers, "x-github-event"),
         header(&headers, "x-github-delivery"),
     ) else {
         return r.refuse(
             &key,
-            "github",
+            source,
             "malformed",
             StatusCode::BAD_REQUEST,
             "X-GitHub-Event and X-GitHub-Delivery headers are required",
@@ -298,7 +324,7 @@ async fn github(
         body,
         received,
     };
-    r.accept(delivery, "github")
+    r.accept(delivery, source)
 }
 
 async fn azure_devops(
@@ -309,59 +335,27 @@ async fn azure_devops(
     body: Body,
 ) -> Response {
     let received = Instant::now();
-    if let Some(busy) = r.starting() {
-        return busy;
-    }
     let key = key(IntegrationKind::AzureDevOps, namespace, name);
-    let Some(integration) = r
+    let source = "azure-devops";
+    let integration = r
         .shared
         .integrations
-        .azure_devops(&key.namespace, &key.name)
-    else {
-        r.shared
-            .metrics
-            .deliveries
-            .with_label_values(&["azure-devops", "unknown_integration"])
-            .inc();
-        return reply(StatusCode::NOT_FOUND, format!("no {key}"));
-    };
-    let body = match r.body(&headers, body).await {
-        Ok(b) => b,
-        Err(resp) => {
-            r.shared
-                .metrics
-                .deliveries
-                .with_label_values(&["azure-devops", "too_large"])
-                .inc();
-            r.shared.status.rejected(&key);
-            return resp;
-        }
-    };
-    let secret = match r
-        .secret(
+        .azure_devops(&key.namespace, &key.name);
+    let spec = integration.as_ref().map(|i| &i.spec);
+    let checked = r
+        .check(
             &key,
-            "azure-devops",
-            &integration.spec.service_hook_secret_ref,
+            source,
+            spec.map(|s| (&s.service_hook_secret_ref, s.suspend)),
+            &headers,
+            body,
+            |secret, _| verify::token(secret, &headers, query.as_deref()),
         )
-        .await
-    {
-        Ok(s) => s,
+        .await;
+    let body = match checked {
+        Ok(body) => body,
         Err(resp) => return resp,
     };
-    if let Err(e) = verify::token(&secret, &headers, query.as_deref()) {
-        let (outcome, msg) = refusal_outcome(e);
-        return r.refuse(&key, "azure-devops", outcome, StatusCode::UNAUTHORIZED, msg);
-    }
-    // Only a verified sender learns that the integration is suspended.
-    if integration.spec.suspend {
-        return r.refuse(
-            &key,
-            "azure-devops",
-            "suspended",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration is suspended",
-        );
-    }
     // Service hooks carry a notification id per delivery; fall back to the body's hash.
     let id = json_field(&body, &["id"]).unwrap_or_else(|| body_hash(&body));
     let delivery = Delivery {
@@ -372,7 +366,7 @@ async fn azure_devops(
         body,
         received,
     };
-    r.accept(delivery, "azure-devops")
+    r.accept(delivery, source)
 }
 
 async fn incidents(
@@ -383,65 +377,40 @@ async fn incidents(
     body: Body,
 ) -> Response {
     let received = Instant::now();
-    if let Some(busy) = r.starting() {
-        return busy;
-    }
     let key = key(IntegrationKind::Incident, namespace, name);
-    let Some(integration) = r
+    let integration = r
         .shared
         .integrations
-        .incident_source(&key.namespace, &key.name)
-    else {
-        r.shared
-            .metrics
-            .deliveries
-            .with_label_values(&["incidents", "unknown_integration"])
-            .inc();
-        return reply(StatusCode::NOT_FOUND, format!("no {key}"));
-    };
-    let provider = integration.spec.provider;
+        .incident_source(&key.namespace, &key.name);
+    let provider = integration.as_ref().map(|i| i.spec.provider);
     let source = match provider {
-        IncidentProvider::AzureMonitor => "azure-monitor",
-        IncidentProvider::Pagerduty => "pagerduty",
-        IncidentProvider::Opsgenie => "opsgenie",
+        Some(IncidentProvider::AzureMonitor) => "azure-monitor",
+        Some(IncidentProvider::Pagerduty) => "pagerduty",
+        Some(IncidentProvider::Opsgenie) => "opsgenie",
+        None => "incidents",
     };
-    let body = match r.body(&headers, body).await {
-        Ok(b) => b,
-        Err(resp) => {
-            r.shared
-                .metrics
-                .deliveries
-                .with_label_values(&[source, "too_large"])
-                .inc();
-            r.shared.status.rejected(&key);
-            return resp;
-        }
-    };
-    let secret = match r
-        .secret(&key, source, &integration.spec.verification_secret_ref)
-        .await
-    {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
-    let verified = match provider {
-        IncidentProvider::Pagerduty => verify::pagerduty(&secret, &body, &headers),
-        _ => verify::token(&secret, &headers, query.as_deref()),
-    };
-    if let Err(e) = verified {
-        let (outcome, msg) = refusal_outcome(e);
-        return r.refuse(&key, source, outcome, StatusCode::UNAUTHORIZED, msg);
-    }
-    // Only a verified sender learns that the integration is suspended.
-    if integration.spec.suspend {
-        return r.refuse(
+    let spec = integration.as_ref().map(|i| &i.spec);
+    let checked = r
+        .check(
             &key,
             source,
-            "suspended",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration is suspended",
-        );
-    }
+            spec.map(|s| (&s.verification_secret_ref, s.suspend)),
+            &headers,
+            body,
+            |secret, body| match provider {
+                Some(IncidentProvider::Pagerduty) => verify::pagerduty(secret, body, &headers),
+                _ => verify::token(secret, &headers, query.as_deref()),
+            },
+        )
+        .await;
+    let body = match checked {
+        Ok(body) => body,
+        Err(resp) => return resp,
+    };
+    // `check` refused unknown integrations, so the provider is known here.
+    let Some(provider) = provider else {
+        return reply(StatusCode::NOT_FOUND, format!("no {key}"));
+    };
     // PagerDuty names each event; the others are de-duplicated by content.
     let id = match provider {
         IncidentProvider::Pagerduty => json_field(&body, &["event", "id"]),
