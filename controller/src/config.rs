@@ -79,6 +79,9 @@ pub struct Config {
     /// Deliveries waiting before the receiver answers 503 with Retry-After.
     #[arg(long, env = "NEXUS_INGEST_QUEUE", default_value_t = 10_000)]
     pub ingest_queue: usize,
+    /// Most delivery ids remembered (24 h) to refuse replays; bounds the receiver's memory.
+    #[arg(long, env = "NEXUS_WEBHOOK_REPLAY_IDS", default_value_t = 1_000_000)]
+    pub webhook_replay_ids: u64,
     /// Namespace of the integration objects (default: all namespaces).
     #[arg(long, env = "NEXUS_INTEGRATIONS_NAMESPACE")]
     pub integrations_namespace: Option<String>,
@@ -145,6 +148,7 @@ impl Config {
         Ok(crate::ingestion::IngestConfig {
             webhook_addr,
             max_body_bytes: self.webhook_max_body,
+            replay_ids: self.webhook_replay_ids,
             workers: self.ingest_workers,
             queue: self.ingest_queue,
             namespace: self.integrations_namespace.clone(),

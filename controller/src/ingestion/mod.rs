@@ -40,6 +40,8 @@ pub struct IngestConfig {
     /// Where the webhook receiver listens; None disables it.
     pub webhook_addr: Option<SocketAddr>,
     pub max_body_bytes: usize,
+    /// Most delivery ids remembered for replay protection.
+    pub replay_ids: u64,
     pub workers: usize,
     pub queue: usize,
     /// Namespace holding integration objects (all when None).
@@ -118,7 +120,7 @@ impl Ingestion {
             metrics,
             seen: moka::sync::Cache::builder()
                 .time_to_live(receiver::DEDUPE_TTL)
-                .max_capacity(1_000_000)
+                .max_capacity(cfg.replay_ids)
                 .build(),
             synced: std::sync::atomic::AtomicBool::new(false),
             synced_notify: tokio::sync::Notify::new(),
