@@ -26,6 +26,9 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         crate::integrations::AzureDevOpsIntegration::crd(),
         crate::integrations::AzureSubscriptionSource::crd(),
         crate::integrations::IncidentSource::crd(),
+        crate::actions::Action::crd(),
+        crate::actions::ActionRun::crd(),
+        crate::actions::ActionApproval::crd(),
     ]
 }
 
@@ -38,7 +41,8 @@ pub fn reference_markdown() -> String {
          All kinds are namespaced, version `v1alpha1`. Catalog kinds are in group \
          `catalog.nexus.dev` and belong to the categories `nexus` and `catalog` (`kubectl get \
          catalog -A` lists them all); integration kinds are in group `integrations.nexus.dev`, \
-         category `integrations`. Entity \
+         category `integrations`; action kinds are in group `actions.nexus.dev`, category \
+         `actions`. Entity \
          references are written `[kind:][namespace/]name`; the kind defaults per field and the \
          namespace defaults to the declaring entity's namespace.\n\n",
     );
@@ -153,7 +157,7 @@ mod tests {
     #[test]
     fn one_crd_per_kind_with_categories_and_unique_short_names() {
         let crds = all();
-        assert_eq!(crds.len(), EntityKind::ALL.len() + 4);
+        assert_eq!(crds.len(), EntityKind::ALL.len() + 7);
         let mut short = std::collections::HashSet::new();
         for (i, crd) in crds.iter().enumerate() {
             let cats = crd.spec.names.categories.clone().unwrap_or_default();
@@ -162,9 +166,11 @@ mod tests {
                 assert_eq!(crd.spec.names.kind, k.as_str());
                 assert_eq!(crd.spec.names.plural, k.plural());
                 assert_eq!(cats, ["nexus", "catalog"]);
-            } else {
-                assert_eq!(crd.spec.group, crate::integrations::GROUP);
+            } else if crd.spec.group == crate::integrations::GROUP {
                 assert_eq!(cats, ["nexus", "integrations"]);
+            } else {
+                assert_eq!(crd.spec.group, crate::actions::GROUP);
+                assert_eq!(cats, ["nexus", "actions"]);
             }
             for s in crd.spec.names.short_names.clone().unwrap_or_default() {
                 assert!(short.insert(s.clone()), "short name {s} used twice");
@@ -191,10 +197,15 @@ mod tests {
                 .additional_printer_columns
                 .clone()
                 .unwrap_or_default();
+            // Runs show their phase, approvals whether they counted; everything else is Ready.
+            let summary = match kind.as_str() {
+                "ActionRun" => "Phase",
+                "ActionApproval" => "Counted",
+                _ => "Ready",
+            };
             assert!(
-                cols.iter().any(|c| c.name == "Ready"),
-                "{} lacks Ready column",
-                kind
+                cols.iter().any(|c| c.name == summary),
+                "{kind} lacks the {summary} column"
             );
         }
     }

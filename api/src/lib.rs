@@ -4,6 +4,7 @@
 //! references, relation names, the status block) live beside it. The CRD YAML in `crds/` is
 //! generated from these types by the `crdgen` binary and CI fails when it drifts.
 
+pub mod actions;
 pub mod catalog;
 pub mod conditions;
 pub mod crd;
