@@ -33,7 +33,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## Build (once, cached by version) etcd, kube-apiserver, kube-controller-manager, kubectl, helm
+tools: ## Build (once, cached by version) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, helm, kwok
 	hack/build-k8s.sh all >/dev/null
 
 .PHONY: build
@@ -84,6 +84,7 @@ test-e2e: tools ## End-to-end tests against a fresh local control plane
 	charts/nexus/test.sh; \
 	$(CARGO) test -p nexus-e2e --test catalog -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test ingestion -- --test-threads=1; \
+	$(CARGO) test -p nexus-e2e --test actions -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test apiserver -- --test-threads=1
 
 .PHONY: test-corpus

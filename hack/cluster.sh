@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A real, throw-away Kubernetes control plane on loopback: etcd + kube-apiserver +
-# kube-controller-manager, built from source by hack/build-k8s.sh. No nodes, no kubelet, no
-# docker — enough for an operator's e2e tests and benchmarks (CRDs, RBAC, namespaces, GC, Jobs
-# objects, aggregation layer).
+# kube-controller-manager + kube-scheduler, built from source by hack/build-k8s.sh, and kwok,
+# which simulates one node (kwok-node-0): scheduled pods turn Running without containers, Job pods
+# Succeeded, so Jobs complete. No kubelet, no docker — enough for an operator's e2e tests and
+# benchmarks (CRDs, RBAC, namespaces, GC, Jobs, Deployments, aggregation layer).
 #
 #   hack/cluster.sh up              start (idempotent); prints `export KUBECONFIG=…` on stdout
 #   hack/cluster.sh down [--purge]  stop; --purge also deletes the state dir
@@ -29,14 +30,18 @@ set_paths() {
     PORTS_FILE="$STATE/ports.env"
     KUBECONFIG_FILE="$STATE/kubeconfig"
     KCM_KUBECONFIG="$STATE/kube-controller-manager.kubeconfig"
+    SCHED_KUBECONFIG="$STATE/kube-scheduler.kubeconfig"
+    KWOK_KUBECONFIG="$STATE/kwok.kubeconfig"
     MARKER="$STATE/.nexus-cluster"
 }
 set_paths
 # Start order; stopped in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 READY_TIMEOUT="${NEXUS_CLUSTER_TIMEOUT:-60}"
+# The simulated node kwok manages (it manages only nodes annotated kwok.x-k8s.io/node=fake).
+KWOK_NODE=kwok-node-0
 
-ETCD_CLIENT_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT=""
+ETCD_CLIENT_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT="" SCHED_PORT="" KWOK_PORT=""
 BIN=""
 
 log() { echo "cluster: $*" >&2; }
@@ -107,7 +112,7 @@ gen_pki() {
     chmod 700 "$PKI"
     # A fresh CA invalidates everything it signed.
     if gen_ca ca nexus-cluster-ca; then
-        rm -f "$PKI"/{apiserver,admin,kube-controller-manager,nexus-apiserver}.{crt,key}
+        rm -f "$PKI"/{apiserver,admin,kube-controller-manager,kube-scheduler,kwok,nexus-apiserver}.{crt,key}
     fi
     if gen_ca front-proxy-ca nexus-front-proxy-ca; then
         rm -f "$PKI"/front-proxy-client.{crt,key}
@@ -116,6 +121,8 @@ gen_pki() {
         "IP:127.0.0.1, IP:::1, IP:10.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local"
     gen_cert admin ca "/O=system:masters/CN=nexus-admin" clientAuth
     gen_cert kube-controller-manager ca /CN=system:kube-controller-manager clientAuth
+    gen_cert kube-scheduler ca /CN=system:kube-scheduler clientAuth
+    gen_cert kwok ca /CN=nexus:kwok clientAuth
     gen_cert front-proxy-client front-proxy-ca /CN=front-proxy-client clientAuth
     # Serving certificate of a locally run nexus-apiserver; kube-apiserver checks it against the
     # APIService's Service name, and curl/browsers against localhost.
@@ -136,7 +143,8 @@ load_ports() {
     [[ -f "$PORTS_FILE" ]] || return 1
     # shellcheck source=/dev/null
     source "$PORTS_FILE"
-    [[ -n "$ETCD_CLIENT_PORT" && -n "$ETCD_PEER_PORT" && -n "$APISERVER_PORT" && -n "$KCM_PORT" ]]
+    [[ -n "$ETCD_CLIENT_PORT" && -n "$ETCD_PEER_PORT" && -n "$APISERVER_PORT" && -n "$KCM_PORT" &&
+        -n "$SCHED_PORT" && -n "$KWOK_PORT" ]]
 }
 
 # Reuse the saved ports when they are all still free (keeps existing kubeconfigs valid across a
@@ -145,7 +153,7 @@ load_ports() {
 pick_ports() {
     local saved=""
     if load_ports; then
-        saved="$ETCD_CLIENT_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT"
+        saved="$ETCD_CLIENT_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT $SCHED_PORT $KWOK_PORT"
     fi
     local ports
     # shellcheck disable=SC2086 # word splitting of $saved is intended
@@ -169,18 +177,20 @@ def grab(ports):
 
 saved = [int(p) for p in sys.argv[1:]]
 try:
-    ports = grab(saved) if len(saved) == 4 else None
+    ports = grab(saved) if len(saved) == 6 else None
 except OSError:
     ports = None
-print(*(ports or grab([0, 0, 0, 0])))
+print(*(ports or grab([0] * 6)))
 EOF
 )"
-    read -r ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT <<<"$ports"
+    read -r ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT SCHED_PORT KWOK_PORT <<<"$ports"
     cat >"$PORTS_FILE" <<EOF
 ETCD_CLIENT_PORT=$ETCD_CLIENT_PORT
 ETCD_PEER_PORT=$ETCD_PEER_PORT
 APISERVER_PORT=$APISERVER_PORT
 KCM_PORT=$KCM_PORT
+SCHED_PORT=$SCHED_PORT
+KWOK_PORT=$KWOK_PORT
 EOF
 }
 
@@ -276,14 +286,21 @@ stop_all() {
 
 etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"; }
 
-apiserver_ready() {
-    [[ "$("$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" --request-timeout=3s \
-        get --raw /readyz 2>/dev/null)" == ok ]]
-}
+kubectl_admin() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" --request-timeout=10s "$@"; }
+
+apiserver_ready() { [[ "$(kubectl_admin --request-timeout=3s get --raw /readyz 2>/dev/null)" == ok ]]; }
 
 # /healthz is in kube-controller-manager's --authorization-always-allow-paths; its serving cert
 # is self-signed, hence -k.
 kcm_healthy() { [[ "$(curl -ksS --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz")" == ok ]]; }
+# Likewise kube-scheduler's; kwok serves plain HTTP.
+scheduler_healthy() { [[ "$(curl -ksS --max-time 2 "https://127.0.0.1:$SCHED_PORT/healthz")" == ok ]]; }
+kwok_healthy() { [[ "$(curl -sS --max-time 2 "http://127.0.0.1:$KWOK_PORT/healthz")" == ok ]]; }
+
+node_ready() {
+    [[ "$(kubectl_admin get node "$KWOK_NODE" \
+        -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+}
 
 all_running() {
     local c
@@ -381,9 +398,11 @@ start_apiserver() {
 
 # With --use-service-account-credentials=false every controller acts as
 # system:kube-controller-manager, whose bootstrap role only lists/watches; the namespace
-# controller, garbage collector, Job controller … need to delete/create anything.
-grant_kcm() {
-    "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" apply -f - >/dev/null <<'EOF'
+# controller, garbage collector, Job controller … need to delete/create anything. kwok (user
+# nexus:kwok) writes node and pod status, leases, events and deletes pods. kube-scheduler makes do
+# with its bootstrap roles.
+grant_controllers() {
+    kubectl_admin apply -f - >/dev/null <<'EOF'
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
@@ -396,6 +415,19 @@ subjects:
 - apiGroup: rbac.authorization.k8s.io
   kind: User
   name: system:kube-controller-manager
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: nexus:kwok
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: nexus:kwok
 EOF
 }
 
@@ -419,9 +451,74 @@ start_kcm() {
     wait_for kube-controller-manager "/healthz" kcm_healthy
 }
 
+start_scheduler() {
+    start kube-scheduler \
+        --kubeconfig "$SCHED_KUBECONFIG" \
+        --authentication-kubeconfig "$SCHED_KUBECONFIG" \
+        --authorization-kubeconfig "$SCHED_KUBECONFIG" \
+        --bind-address 127.0.0.1 \
+        --secure-port "$SCHED_PORT" \
+        --leader-elect=false
+    wait_for kube-scheduler "/healthz" scheduler_healthy
+}
+
+# kwok reads its stages from the Stage API (--enable-crds Stage), so the CRD must be established
+# before it starts; tests may add their own stages (e.g. failing pods) at run time. The manifests
+# come from kwok's module at KWOK_VERSION (hack/build-k8s.sh copies them beside the binaries).
+apply_kwok_stages() {
+    local share
+    share="$(dirname "$BIN")/share/kwok"
+    kubectl_admin apply --server-side -f "$share/crd-stages.yaml" >/dev/null
+    kubectl_admin wait --for condition=Established --timeout 30s crd/stages.kwok.x-k8s.io >/dev/null
+    kubectl_admin apply --server-side --force-conflicts -f "$share/stages.yaml" >/dev/null
+    # A restarted kwok has a new holder identity and would wait for the old Lease to expire
+    # (40 s) before renewing it; drop it so the node's heartbeat continues at once.
+    kubectl_admin -n kube-node-lease delete lease "$KWOK_NODE" --ignore-not-found >/dev/null
+}
+
+# KWOK_WORKDIR: keep a user's ~/.kwok/kwok.yaml out; it would be loaded as extra config.
+# --node-lease-duration-seconds: kwok renews the node's Lease, as kubelet does, so the node
+# lifecycle controller keeps the node Ready. Pod IPs (--cidr) and the node IP stay out of the
+# Service range (10.0.0.0/24).
+start_kwok() {
+    mkdir -p "$STATE/kwok"
+    KWOK_WORKDIR="$STATE/kwok" start kwok \
+        --kubeconfig "$KWOK_KUBECONFIG" \
+        --server-address "127.0.0.1:$KWOK_PORT" \
+        --manage-all-nodes=false \
+        --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+        --enable-crds Stage \
+        --node-lease-duration-seconds 40 \
+        --cidr 10.244.0.0/16 \
+        --node-ip 10.240.0.1
+    wait_for kwok "/healthz" kwok_healthy
+}
+
+# One roomy node; no taints, so every pod lands on it. Status is only taken on create (later
+# applies leave it to kwok).
+create_node() {
+    kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $KWOK_NODE
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    type: kwok
+    kubernetes.io/hostname: $KWOK_NODE
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+EOF
+    wait_for kwok "node $KWOK_NODE Ready" node_ready
+}
+
 port_conflict() {
-    grep -qsi 'address already in use' "$LOGS/etcd.log" "$LOGS/kube-apiserver.log" \
-        "$LOGS/kube-controller-manager.log"
+    grep -qsi 'address already in use' "$LOGS"/*.log
 }
 
 start_all() {
@@ -429,12 +526,18 @@ start_all() {
     pick_ports
     write_kubeconfig "$KUBECONFIG_FILE" nexus-admin admin
     write_kubeconfig "$KCM_KUBECONFIG" system:kube-controller-manager kube-controller-manager
+    write_kubeconfig "$SCHED_KUBECONFIG" system:kube-scheduler kube-scheduler
+    write_kubeconfig "$KWOK_KUBECONFIG" nexus:kwok kwok
     # A fresh log per start, so failure output and port-conflict detection see only this run.
     rm -f "$LOGS"/*.log
     start_etcd
     start_apiserver
-    grant_kcm || die "could not bind cluster-admin to system:kube-controller-manager"
+    grant_controllers || die "could not bind cluster-admin to kube-controller-manager and kwok"
     start_kcm
+    start_scheduler
+    apply_kwok_stages || die "could not apply kwok's Stage CRD and stages"
+    start_kwok
+    create_node
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -556,10 +659,11 @@ cmd_logs() {
     for a in "$@"; do
         case "$a" in
         -f | --follow) follow=(-F) ;;
-        etcd | kube-apiserver | kube-controller-manager) names+=("$a") ;;
+        etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kwok) names+=("$a") ;;
         apiserver) names+=(kube-apiserver) ;;
         kcm | controller-manager) names+=(kube-controller-manager) ;;
-        *) die "unknown component '$a' (etcd, kube-apiserver, kube-controller-manager)" ;;
+        scheduler) names+=(kube-scheduler) ;;
+        *) die "unknown component '$a' (${COMPONENTS[*]})" ;;
         esac
     done
     ((${#names[@]})) || names=("${COMPONENTS[@]}")
@@ -572,7 +676,7 @@ cmd_logs() {
 }
 
 usage() {
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 

@@ -4,6 +4,7 @@
 //! Offline commands change nothing anywhere: they read a file and print what ingestion would
 //! apply, which is how people debug integrations and migrate from Backstage.
 
+mod audit;
 mod convert;
 mod ingest;
 mod output;
@@ -27,6 +28,9 @@ enum Command {
     /// Convert catalogs from other tools into Nexus manifests.
     #[command(subcommand)]
     Convert(convert::Command),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(&args),
         Command::Convert(cmd) => convert::run(&cmd),
+        Command::Audit(cmd) => audit::run(&cmd),
     };
     match result {
         Ok(code) => code,

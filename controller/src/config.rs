@@ -85,6 +85,9 @@ pub struct Config {
     /// Namespace of the integration objects (default: all namespaces).
     #[arg(long, env = "NEXUS_INTEGRATIONS_NAMESPACE")]
     pub integrations_namespace: Option<String>,
+    /// Run the self-service actions controllers (Action, ActionRun, ActionApproval).
+    #[arg(long, env = "NEXUS_ACTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub actions: bool,
     /// Poll provider REST APIs (GitHub, Azure DevOps, Resource Graph) on each integration's
     /// interval; webhooks are received either way.
     #[arg(long, env = "NEXUS_POLLING", default_value_t = true, action = clap::ArgAction::Set)]

@@ -1,5 +1,6 @@
 //! nexus-controller: the controllers of Nexus. This release runs the catalog controller.
 
+pub mod actions;
 pub mod catalog;
 pub mod config;
 pub mod ingestion;
@@ -76,6 +77,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     metrics.leader.set(1);
     health.leading.store(true, Ordering::Relaxed);
 
+    let stop_controllers_early = CancellationToken::new();
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -83,6 +85,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             instance: Some(elector.identity().to_string()),
         },
     );
+    if cfg.actions {
+        tokio::spawn(actions::run(
+            client.clone(),
+            recorder.clone(),
+            cfg.watch_namespace.clone(),
+            actions::Audit::default(),
+            stop_controllers_early.clone(),
+        ));
+    }
     let ctx = Context::new(
         client,
         recorder,
@@ -90,7 +101,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.watch_namespace.clone(),
         cfg.bulk(),
     );
-    let stop_controllers = CancellationToken::new();
+    let stop_controllers = stop_controllers_early;
     let controllers = tokio::spawn(catalog::run(
         ctx.clone(),
         cfg.settings(),

@@ -29,7 +29,11 @@ use crate::integrations::common::DURATION_PATTERN;
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A self-service operation: inputs (JSON Schema), executor, approval policy, who may run it, timeout and rollback."
 )]
 #[serde(rename_all = "camelCase")]
@@ -129,7 +133,9 @@ fn default_approval_timeout() -> String {
     "24h".into()
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum TimeoutAction {
     #[default]
     Reject,
@@ -138,7 +144,7 @@ pub enum TimeoutAction {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("size(self.approvers.groups) + size(self.approvers.users) > 0").message("each approval stage needs approvers (groups or users)"))]
+#[x_kube(validation = Rule::new("(has(self.approvers.groups) && size(self.approvers.groups) > 0) || (has(self.approvers.users) && size(self.approvers.users) > 0)").message("each approval stage needs approvers (groups or users)"))]
 pub struct ApprovalStage {
     /// A DNS label, e.g. `team-lead`, `security`.
     #[schemars(length(min = 1, max = 40))]

@@ -23,7 +23,11 @@ use serde::{Deserialize, Serialize};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Counted\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "An approval or rejection of one stage of one ActionRun, by its author."
 )]
 #[x_kube(validation = Rule::new("self == oldSelf").message("an ActionApproval cannot be changed; create another"))]

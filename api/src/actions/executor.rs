@@ -33,7 +33,11 @@ pub struct Executor {
     pub job: Option<JobExecutor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesExecutor>,
-    #[serde(default, rename = "azureDevOps", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "azureDevOps",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub azure_devops: Option<AzureDevOpsExecutor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<GitHubExecutor>,
@@ -50,12 +54,26 @@ impl Executor {
     pub fn kind(&self) -> &'static str {
         match self {
             Executor { job: Some(_), .. } => "job",
-            Executor { kubernetes: Some(_), .. } => "kubernetes",
-            Executor { azure_devops: Some(_), .. } => "azureDevOps",
-            Executor { github: Some(_), .. } => "github",
+            Executor {
+                kubernetes: Some(_),
+                ..
+            } => "kubernetes",
+            Executor {
+                azure_devops: Some(_),
+                ..
+            } => "azureDevOps",
+            Executor {
+                github: Some(_), ..
+            } => "github",
             Executor { azure: Some(_), .. } => "azure",
-            Executor { azure_function: Some(_), .. } => "azureFunction",
-            Executor { terraform_cloud: Some(_), .. } => "terraformCloud",
+            Executor {
+                azure_function: Some(_),
+                ..
+            } => "azureFunction",
+            Executor {
+                terraform_cloud: Some(_),
+                ..
+            } => "terraformCloud",
             _ => "none",
         }
     }

@@ -16,10 +16,15 @@ pub mod approval;
 pub mod executor;
 pub mod run;
 
-pub use action::{Action, ActionSpec, ActionStatus, ApprovalPolicy, ApprovalStage, Rollback, Subjects, TimeoutAction};
+pub use action::{
+    Action, ActionSpec, ActionStatus, ApprovalPolicy, ApprovalStage, Rollback, Subjects,
+    TimeoutAction,
+};
 pub use approval::{ActionApproval, ActionApprovalSpec, ActionApprovalStatus, Decision};
 pub use executor::Executor;
-pub use run::{ActionRun, ActionRunSpec, ActionRunStatus, Execution, RecordedApproval, StageStatus};
+pub use run::{
+    ActionRun, ActionRunSpec, ActionRunStatus, Execution, RecordedApproval, StageStatus,
+};
 
 /// API group of the action kinds.
 pub const GROUP: &str = "actions.nexus.dev";

@@ -22,7 +22,11 @@ use super::{action::ActionSpec, approval::Decision};
     printcolumn(name = "Target", type_ = "string", json_path = ".spec.target"),
     printcolumn(name = "Requester", type_ = "string", json_path = ".spec.requester"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "One run of an Action against a target, with approvals, execution, outputs and a log tail."
 )]
 #[x_kube(validation = Rule::new("self.action == oldSelf.action && self.requester == oldSelf.requester && self.inputs == oldSelf.inputs && ((!has(self.target) && !has(oldSelf.target)) || (has(self.target) && has(oldSelf.target) && self.target == oldSelf.target))").message("an ActionRun's action, target, inputs and requester cannot change; create a new run"))]

@@ -1,0 +1,133 @@
+//! Self-service actions: the Action and ActionRun reconcilers.
+//!
+//! - `action` — checks an Action (inputs schema compiles) and keeps its runner grant.
+//! - `run` — the ActionRun state machine: validate and pin → approvals → execute → outcome →
+//!   rollback, each transition a condition, an Event and an audit entry.
+//! - `approvals` — the pure approval logic (stages, N-of-M, deadline, auto-approval).
+//! - `grants` — the RBAC grants the admission policies consult.
+//! - `executors/` — job and kubernetes executors.
+//! - `inputs`, `template` — JSON Schema inputs with defaults; `{{ … }}` templates.
+
+pub mod action;
+pub mod approvals;
+pub mod audit;
+pub mod executors;
+pub mod grants;
+pub mod inputs;
+pub mod run;
+pub mod template;
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use kube::{
+    Api, Client, ResourceExt,
+    runtime::{
+        Controller,
+        controller::Action as Requeue,
+        events::Recorder,
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
+};
+use nexus_api::actions::{Action, ActionApproval, ActionRun};
+use tokio_util::sync::CancellationToken;
+
+pub use audit::Audit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[source] kube::Error),
+    #[error("executor: {0}")]
+    Executor(String),
+}
+
+/// What the reconcilers share.
+pub struct Ctx {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub approvals: Store<ActionApproval>,
+    pub audit: Audit,
+}
+
+/// Runs the Action and ActionRun controllers until `shutdown` (leader only).
+pub async fn run(
+    client: Client,
+    recorder: Recorder,
+    namespace: Option<String>,
+    audit: Audit,
+    shutdown: CancellationToken,
+) {
+    let approvals = crate::ingestion::registry::watch::<ActionApproval>(
+        &client,
+        namespace.as_deref(),
+        &shutdown,
+    );
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        recorder,
+        approvals,
+        audit,
+    });
+    let (runs, actions, approvals_api, jobs): (
+        Api<ActionRun>,
+        Api<Action>,
+        Api<ActionApproval>,
+        Api<Job>,
+    ) = match &namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
+    };
+    let run_controller = Controller::new(runs, watcher::Config::default())
+        .owns(
+            jobs,
+            watcher::Config::default().labels(executors::job::RUN_LABEL),
+        )
+        .watches(
+            approvals_api,
+            watcher::Config::default(),
+            |a: ActionApproval| {
+                a.namespace()
+                    .map(|ns| ObjectRef::<ActionRun>::new(&a.spec.run).within(&ns))
+            },
+        )
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(run::reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "action run reconcile");
+            }
+        });
+    let action_controller = Controller::new(actions, watcher::Config::default())
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(action::reconcile, action_error_policy, ctx.clone())
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "action reconcile");
+            }
+        });
+    tracing::info!("actions controllers started");
+    tokio::join!(run_controller, action_controller);
+}
+
+fn error_policy(run: Arc<ActionRun>, err: &Error, _ctx: Arc<Ctx>) -> Requeue {
+    tracing::warn!(run = %format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any()), error = %err, "run reconcile failed; retrying");
+    Requeue::requeue(Duration::from_secs(5))
+}
+
+fn action_error_policy(a: Arc<Action>, err: &Error, _ctx: Arc<Ctx>) -> Requeue {
+    tracing::warn!(action = %a.name_any(), error = %err, "action reconcile failed; retrying");
+    Requeue::requeue(Duration::from_secs(10))
+}

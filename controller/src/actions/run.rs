@@ -1,0 +1,945 @@
+//! The ActionRun reconciler: validate and pin the Action → approvals → execute → outcome →
+//! rollback. Every transition is a condition, a Kubernetes Event and an audit entry.
+
+use std::{sync::Arc, time::Duration};
+
+use k8s_openapi::{
+    api::rbac::v1::{Role, RoleBinding},
+    apimachinery::pkg::apis::meta::v1::Time,
+};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams},
+    runtime::{
+        controller::Action as Requeue,
+        events::{Event as KubeEvent, EventType},
+    },
+};
+use nexus_api::{
+    EntityKind, EntityRef,
+    actions::{
+        Action, ActionApproval, ActionRun, ActionRunSpec, ActionRunStatus, Execution,
+        run::{PinnedAction, condition as c},
+    },
+    conditions::{self, FALSE, NewCondition, TRUE},
+};
+use serde_json::{Value, json};
+use tracing::{debug, info};
+
+use super::{
+    Ctx, Error, approvals,
+    approvals::Verdict,
+    audit::Event as AuditEvent,
+    executors::{self, ExecError, Progress, RunContext},
+    grants::{self, GRANT_LABEL},
+    inputs,
+};
+
+/// Field manager of everything the actions controller writes.
+pub const MANAGER: &str = "nexus-actions";
+/// Lines of executor log kept in status.
+const LOG_LINES: usize = 50;
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+/// Phases, the one-word summary of the conditions.
+mod phase {
+    pub const INVALID: &str = "Invalid";
+    pub const WAITING: &str = "WaitingForApproval";
+    pub const APPROVED: &str = "Approved";
+    pub const RUNNING: &str = "Running";
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const FAILED: &str = "Failed";
+    pub const REJECTED: &str = "Rejected";
+    pub const EXPIRED: &str = "Expired";
+    pub const CANCELLED: &str = "Cancelled";
+    pub const ROLLED_BACK: &str = "RolledBack";
+}
+
+fn is_true(s: &ActionRunStatus, t: &str) -> bool {
+    conditions::find(&s.conditions, t).is_some_and(|c| c.status == TRUE)
+}
+
+fn terminal(s: &ActionRunStatus) -> bool {
+    [
+        c::REJECTED,
+        c::EXPIRED,
+        c::SUCCEEDED,
+        c::CANCELLED,
+        c::ROLLED_BACK,
+    ]
+    .iter()
+    .any(|t| is_true(s, t))
+        || (is_true(s, c::FAILED) && !rollback_pending(s))
+}
+
+fn rollback_pending(s: &ActionRunStatus) -> bool {
+    s.rollback_run.is_some() && !is_true(s, c::ROLLED_BACK) && is_true(s, c::FAILED)
+}
+
+struct Transition {
+    set: Vec<NewCondition>,
+    phase: Option<&'static str>,
+    audit: Option<(&'static str, Value)>,
+    event: Option<(EventType, String, String)>,
+}
+
+impl Transition {
+    fn new() -> Self {
+        Transition {
+            set: Vec::new(),
+            phase: None,
+            audit: None,
+            event: None,
+        }
+    }
+}
+
+pub async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Ctx>) -> Result<Requeue, Error> {
+    let ns = run.namespace().unwrap_or_default();
+    let name = run.name_any();
+    let mut status = run.status.clone().unwrap_or_default();
+    let mut t = Transition::new();
+
+    // A retry (spec.attempt raised) reopens a failed run: same approvals, new execution.
+    let retry = is_true(&status, c::FAILED)
+        && status
+            .execution
+            .as_ref()
+            .is_some_and(|e| e.attempt < run.spec.attempt)
+        && status.rollback_run.is_none();
+    if retry {
+        t.set.push(NewCondition::new(
+            c::FAILED,
+            FALSE,
+            "Retrying",
+            format!("attempt {} requested", run.spec.attempt),
+        ));
+        t.set
+            .push(NewCondition::new(c::RUNNING, FALSE, "Retrying", ""));
+        status.finished_at = None;
+    } else if terminal(&status) {
+        cleanup_grants(&ctx, &ns, &name, None).await?;
+        return Ok(Requeue::await_change());
+    }
+
+    let outcome = step(&run, &ctx, &mut status, &mut t).await;
+    let requeue = match outcome {
+        Ok(r) => r,
+        Err(StepError::Fatal(message)) => {
+            t.set.push(NewCondition::new(
+                c::FAILED,
+                TRUE,
+                "ExecutorError",
+                message.clone(),
+            ));
+            t.set
+                .push(NewCondition::new(c::RUNNING, FALSE, "ExecutorError", ""));
+            t.phase = Some(phase::FAILED);
+            status.finished_at = Some(now());
+            t.audit = Some(("run.failed", json!({"message": message})));
+            t.event = Some((EventType::Warning, "Failed".into(), message));
+            Requeue::await_change()
+        }
+        Err(StepError::Retry(e)) => return Err(e),
+    };
+    commit(&run, &ctx, status, t).await?;
+    Ok(requeue)
+}
+
+enum StepError {
+    /// The run fails with this message.
+    Fatal(String),
+    /// Transient: the controller retries with backoff.
+    Retry(Error),
+}
+
+impl From<Error> for StepError {
+    fn from(e: Error) -> Self {
+        StepError::Retry(e)
+    }
+}
+
+async fn step(
+    run: &ActionRun,
+    ctx: &Ctx,
+    status: &mut ActionRunStatus,
+    t: &mut Transition,
+) -> Result<Requeue, StepError> {
+    let ns = run.namespace().unwrap_or_default();
+    let name = run.name_any();
+    let owner = run
+        .controller_owner_ref(&())
+        .ok_or_else(|| StepError::Fatal("the run has no uid yet".into()))?;
+
+    // 1. Validate and pin the Action.
+    if status.action.is_none() {
+        match validate(run, ctx).await? {
+            Err(message) => {
+                t.set.push(NewCondition::new(
+                    c::VALIDATED,
+                    FALSE,
+                    "Invalid",
+                    message.clone(),
+                ));
+                t.phase = Some(phase::INVALID);
+                t.event = Some((EventType::Warning, "Invalid".into(), message));
+                // The Action may appear (GitOps sync order): look again later.
+                return Ok(Requeue::requeue(Duration::from_secs(30)));
+            }
+            Ok((pinned, resolved)) => {
+                let created = run.metadata.creation_timestamp.clone().unwrap_or_else(now);
+                let timeout =
+                    nexus_api::integrations::common::parse_duration(&pinned.spec.approval.timeout)
+                        .unwrap_or(Duration::from_secs(24 * 3600));
+                status.approval_deadline = jiff::SignedDuration::try_from(timeout)
+                    .ok()
+                    .and_then(|d| created.0.checked_add(d).ok())
+                    .map(Time);
+                status.stages = approvals::initial(&pinned.spec.approval);
+                t.set.push(NewCondition::new(
+                    c::VALIDATED,
+                    TRUE,
+                    "Validated",
+                    format!("{} {} with valid inputs", pinned.spec.title, pinned.version),
+                ));
+                t.audit = Some((
+                    "run.validated",
+                    json!({"actionGeneration": pinned.generation, "actionVersion": pinned.version, "inputs": resolved}),
+                ));
+                status.action = Some(pinned);
+                status.inputs = Some(resolved);
+            }
+        }
+    }
+    let Some(pinned) = status.action.clone() else {
+        return Ok(Requeue::await_change());
+    };
+
+    // 2. Cancel.
+    if run.spec.cancel {
+        if let Some(exec) = status.execution.clone().filter(|e| e.finished_at.is_none()) {
+            let values = values(run, ctx, status, &pinned).await?;
+            let rc = run_context(ctx, run, &pinned, values, owner.clone());
+            executors::stop(&rc, &exec).await.map_err(exec_error)?;
+        }
+        t.set.push(NewCondition::new(
+            c::CANCELLED,
+            TRUE,
+            "Cancelled",
+            "cancelled by spec.cancel",
+        ));
+        t.set
+            .push(NewCondition::new(c::RUNNING, FALSE, "Cancelled", ""));
+        t.phase = Some(phase::CANCELLED);
+        status.finished_at = Some(now());
+        t.audit = Some(("run.cancelled", json!({})));
+        cleanup_grants(ctx, &ns, &name, None).await?;
+        return Ok(Requeue::await_change());
+    }
+
+    // 3. Approvals.
+    if !is_true(status, c::APPROVED) {
+        if pinned.spec.approval.stages.is_empty() {
+            t.set.push(NewCondition::new(
+                c::APPROVED,
+                TRUE,
+                "NoApprovalNeeded",
+                "the Action needs no approval",
+            ));
+        } else {
+            ensure(
+                ctx,
+                &ns,
+                grants::requester(&name, &ns, &owner, &run.spec.requester),
+            )
+            .await?;
+            let mine: Vec<ActionApproval> = ctx
+                .approvals
+                .state()
+                .iter()
+                .filter(|a| a.namespace().as_deref() == Some(&ns) && a.spec.run == name)
+                .map(|a| a.as_ref().clone())
+                .collect();
+            let (verdict, not_counted) = approvals::decide(
+                &pinned.spec.approval,
+                &mut status.stages,
+                &run.spec.requester,
+                &mine,
+                status.approval_deadline.as_ref(),
+                &now(),
+            );
+            mark_approvals(ctx, &ns, status, &not_counted).await;
+            match verdict {
+                Verdict::Pending(stage) => {
+                    let approvers = pinned
+                        .spec
+                        .approval
+                        .stages
+                        .iter()
+                        .find(|s| s.name == stage)
+                        .map(|s| s.approvers.clone())
+                        .unwrap_or_default();
+                    ensure(
+                        ctx,
+                        &ns,
+                        grants::stage(&name, &ns, &owner, &stage, &approvers),
+                    )
+                    .await?;
+                    cleanup_grants(
+                        ctx,
+                        &ns,
+                        &name,
+                        Some(&grants::stage_grant_name(&name, &stage)),
+                    )
+                    .await?;
+                    t.set.push(NewCondition::new(
+                        c::APPROVED,
+                        FALSE,
+                        "WaitingForApproval",
+                        format!("waiting for stage {stage}"),
+                    ));
+                    t.phase = Some(phase::WAITING);
+                    let wait = status
+                        .approval_deadline
+                        .as_ref()
+                        .map(|d| d.0.duration_since(jiff::Timestamp::now()))
+                        .and_then(|d| Duration::try_from(d).ok())
+                        .unwrap_or(Duration::from_secs(60));
+                    return Ok(Requeue::requeue(
+                        wait.min(Duration::from_secs(300)) + Duration::from_millis(500),
+                    ));
+                }
+                Verdict::Approved { auto } => {
+                    let (reason, msg) = if auto {
+                        (
+                            "AutoApproved",
+                            "approved automatically when the approval window closed".to_string(),
+                        )
+                    } else {
+                        ("Approved", "every stage approved".to_string())
+                    };
+                    t.set
+                        .push(NewCondition::new(c::APPROVED, TRUE, reason, msg.clone()));
+                    t.audit = Some((
+                        "run.approved",
+                        json!({"auto": auto, "stages": status.stages}),
+                    ));
+                    t.event = Some((EventType::Normal, reason.into(), msg));
+                    cleanup_grants(ctx, &ns, &name, Some("requester")).await?;
+                }
+                Verdict::Rejected { by, stage, comment } => {
+                    let msg = format!(
+                        "rejected by {by} at stage {stage}{}",
+                        comment.map(|c| format!(": {c}")).unwrap_or_default()
+                    );
+                    t.set.push(NewCondition::new(
+                        c::APPROVED,
+                        FALSE,
+                        "Rejected",
+                        msg.clone(),
+                    ));
+                    t.set.push(NewCondition::new(
+                        c::REJECTED,
+                        TRUE,
+                        "Rejected",
+                        msg.clone(),
+                    ));
+                    t.phase = Some(phase::REJECTED);
+                    status.finished_at = Some(now());
+                    t.audit = Some(("run.rejected", json!({"by": by, "stage": stage})));
+                    t.event = Some((EventType::Warning, "Rejected".into(), msg));
+                    cleanup_grants(ctx, &ns, &name, None).await?;
+                    return Ok(Requeue::await_change());
+                }
+                Verdict::Expired => {
+                    let msg = format!("no decision within {}", pinned.spec.approval.timeout);
+                    t.set.push(NewCondition::new(
+                        c::APPROVED,
+                        FALSE,
+                        "Expired",
+                        msg.clone(),
+                    ));
+                    t.set
+                        .push(NewCondition::new(c::EXPIRED, TRUE, "Expired", msg.clone()));
+                    t.phase = Some(phase::EXPIRED);
+                    status.finished_at = Some(now());
+                    t.audit = Some(("run.expired", json!({})));
+                    t.event = Some((EventType::Warning, "Expired".into(), msg));
+                    cleanup_grants(ctx, &ns, &name, None).await?;
+                    return Ok(Requeue::await_change());
+                }
+            }
+        }
+        t.phase = Some(phase::APPROVED);
+    }
+
+    // 4. Execute: record the attempt before starting anything, so a restart never starts it twice.
+    let values = values(run, ctx, status, &pinned).await?;
+    let rc = run_context(ctx, run, &pinned, values, owner.clone());
+    let attempt = run.spec.attempt;
+    let current = status.execution.clone().filter(|e| e.attempt == attempt);
+    let progress = match current {
+        None => {
+            let exec = Execution {
+                attempt,
+                executor: pinned.spec.executor.kind().into(),
+                reference: None,
+                started_at: now(),
+                finished_at: None,
+                command: pinned
+                    .spec
+                    .executor
+                    .kubernetes
+                    .as_ref()
+                    .map(|k| {
+                        k.command
+                            .iter()
+                            .map(|c| rc.render(c))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .transpose()
+                    .map_err(exec_error)?
+                    .unwrap_or_default(),
+            };
+            status.execution = Some(exec.clone());
+            status.started_at.get_or_insert_with(now);
+            t.set.push(NewCondition::new(
+                c::RUNNING,
+                TRUE,
+                "Started",
+                format!("attempt {attempt} with the {} executor", exec.executor),
+            ));
+            t.phase = Some(phase::RUNNING);
+            t.audit = Some((
+                "run.started",
+                json!({"attempt": attempt, "executor": exec.executor, "command": exec.command}),
+            ));
+            // Write-ahead: the record reaches the apiserver before the work starts.
+            commit(
+                run,
+                ctx,
+                status.clone(),
+                std::mem::replace(t, Transition::new()),
+            )
+            .await?;
+            executors::start(&rc, &exec).await.map_err(exec_error)?
+        }
+        Some(exec) if exec.finished_at.is_none() => {
+            let timeout = nexus_api::integrations::common::parse_duration(&pinned.spec.timeout);
+            let elapsed = jiff::Timestamp::now().duration_since(exec.started_at.0);
+            if timeout.is_some_and(|limit| Duration::try_from(elapsed).is_ok_and(|e| e > limit)) {
+                executors::stop(&rc, &exec).await.map_err(exec_error)?;
+                Progress::Failed {
+                    message: format!("timed out after {}", pinned.spec.timeout),
+                    log: Vec::new(),
+                }
+            } else {
+                executors::poll(&rc, &exec).await.map_err(exec_error)?
+            }
+        }
+        Some(_) => return follow_rollback(run, ctx, status, t).await,
+    };
+
+    match progress {
+        Progress::Running { reference } => {
+            if let Some(e) = status.execution.as_mut() {
+                e.reference = reference;
+            }
+            t.phase = Some(phase::RUNNING);
+            Ok(Requeue::requeue(Duration::from_secs(2)))
+        }
+        Progress::Succeeded { outputs, log } => {
+            finish(status, &log);
+            status.outputs.extend(outputs);
+            t.set.push(NewCondition::new(
+                c::SUCCEEDED,
+                TRUE,
+                "Succeeded",
+                last_line(&log),
+            ));
+            t.set
+                .push(NewCondition::new(c::RUNNING, FALSE, "Finished", ""));
+            t.phase = Some(phase::SUCCEEDED);
+            t.audit = Some(("run.succeeded", json!({"outputs": status.outputs})));
+            t.event = Some((EventType::Normal, "Succeeded".into(), last_line(&log)));
+            cleanup_grants(ctx, &ns, &name, None).await?;
+            Ok(Requeue::await_change())
+        }
+        Progress::Failed { message, log } => {
+            finish(status, &log);
+            t.set.push(NewCondition::new(
+                c::FAILED,
+                TRUE,
+                "Failed",
+                message.clone(),
+            ));
+            t.set
+                .push(NewCondition::new(c::RUNNING, FALSE, "Finished", ""));
+            t.phase = Some(phase::FAILED);
+            t.audit = Some(("run.failed", json!({"message": message})));
+            t.event = Some((EventType::Warning, "Failed".into(), message));
+            if let Some(rb) = &pinned.spec.rollback {
+                let rb_name = start_rollback(run, ctx, status, rb).await?;
+                status.rollback_run = Some(rb_name);
+                return Ok(Requeue::requeue(Duration::from_secs(2)));
+            }
+            cleanup_grants(ctx, &ns, &name, None).await?;
+            Ok(Requeue::await_change())
+        }
+    }
+}
+
+fn finish(status: &mut ActionRunStatus, log: &[String]) {
+    let at = now();
+    if let Some(e) = status.execution.as_mut() {
+        e.finished_at = Some(at.clone());
+    }
+    status.finished_at = Some(at);
+    let start = log.len().saturating_sub(LOG_LINES);
+    status.log_tail = log[start..]
+        .iter()
+        .map(|l| l.chars().take(500).collect())
+        .collect();
+}
+
+fn last_line(log: &[String]) -> String {
+    log.last().cloned().unwrap_or_else(|| "done".into())
+}
+
+fn exec_error(e: ExecError) -> StepError {
+    match &e {
+        // Server errors and connection trouble are worth retrying; everything else is the run's.
+        ExecError::Kube {
+            source: kube::Error::Api(r),
+            ..
+        } if r.code < 500 && r.code != 429 => StepError::Fatal(e.to_string()),
+        ExecError::Kube { .. } => StepError::Retry(Error::Executor(e.to_string())),
+        _ => StepError::Fatal(e.to_string()),
+    }
+}
+
+/// Validates a run against the current Action: exists, target allowed and present, inputs
+/// valid. Returns the pinned Action and the inputs with defaults, or why not.
+async fn validate(
+    run: &ActionRun,
+    ctx: &Ctx,
+) -> Result<Result<(PinnedAction, Value), String>, Error> {
+    let ns = run.namespace().unwrap_or_default();
+    let api: Api<Action> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(action) = api.get_opt(&run.spec.action).await.map_err(Error::Kube)? else {
+        return Ok(Err(format!("Action {ns}/{} not found", run.spec.action)));
+    };
+    let spec = &action.spec;
+    // Defence in depth: the admission policy checked the runner's RBAC grant; named users are
+    // checked again here (groups are known only to kube-apiserver).
+    if spec.runners.groups.is_empty()
+        && !spec.runners.users.is_empty()
+        && !spec.runners.users.contains(&run.spec.requester)
+    {
+        return Ok(Err(format!(
+            "{} is not among the runners of {}",
+            run.spec.requester, run.spec.action
+        )));
+    }
+    match (&run.spec.target, spec.target_kinds.is_empty()) {
+        (None, false) => {
+            return Ok(Err(format!(
+                "spec.target is required: {} acts on {}",
+                run.spec.action,
+                spec.target_kinds.join(", ")
+            )));
+        }
+        (Some(target), _) => {
+            let r = match EntityRef::parse(target, EntityKind::Component, &[], &ns) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(format!("spec.target {target:?}: {e}"))),
+            };
+            if !spec.target_kinds.is_empty()
+                && !spec
+                    .target_kinds
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(r.kind.as_str()))
+            {
+                return Ok(Err(format!(
+                    "{} cannot target a {} (it acts on {})",
+                    run.spec.action,
+                    r.kind,
+                    spec.target_kinds.join(", ")
+                )));
+            }
+            if target_object(ctx, &r).await?.is_none() {
+                return Ok(Err(format!("target {r} not found")));
+            }
+        }
+        (None, true) => {}
+    }
+    let resolved = match inputs::resolve(spec.inputs.as_ref(), &run.spec.inputs) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    Ok(Ok((
+        PinnedAction {
+            generation: action.metadata.generation.unwrap_or(0),
+            version: spec.version.clone(),
+            spec: spec.clone(),
+        },
+        resolved,
+    )))
+}
+
+async fn target_object(ctx: &Ctx, r: &EntityRef) -> Result<Option<Value>, Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        &r.namespace,
+        &crate::ingestion::apply::api_resource(r.kind),
+    );
+    Ok(api.get_opt(&r.name).await.map_err(Error::Kube)?.map(|o| {
+        let mut v = o.data.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("name".into(), json!(r.name.as_ref()));
+            m.insert("namespace".into(), json!(r.namespace.as_ref()));
+            m.insert("kind".into(), json!(r.kind.as_str()));
+            m.insert("ref".into(), json!(r.to_string()));
+        }
+        v
+    }))
+}
+
+/// The template values of a run: inputs, target, run, outputs.
+async fn values(
+    run: &ActionRun,
+    ctx: &Ctx,
+    status: &ActionRunStatus,
+    _pinned: &PinnedAction,
+) -> Result<Value, Error> {
+    let ns = run.namespace().unwrap_or_default();
+    let target = match &run.spec.target {
+        Some(t) => match EntityRef::parse(t, EntityKind::Component, &[], &ns) {
+            Ok(r) => target_object(ctx, &r).await?.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        },
+        None => Value::Null,
+    };
+    Ok(super::template::context(
+        status.inputs.as_ref().unwrap_or(&Value::Null),
+        &target,
+        &json!({"name": run.name_any(), "namespace": ns, "requester": run.spec.requester, "attempt": run.spec.attempt}),
+        &json!(status.outputs),
+    ))
+}
+
+fn run_context<'a>(
+    ctx: &'a Ctx,
+    run: &'a ActionRun,
+    pinned: &'a PinnedAction,
+    values: Value,
+    owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+) -> RunContext<'a> {
+    RunContext {
+        client: &ctx.client,
+        namespace: run.metadata.namespace.as_deref().unwrap_or_default(),
+        run_name: run.metadata.name.as_deref().unwrap_or_default(),
+        action: &pinned.spec,
+        values,
+        attempt: run.spec.attempt,
+        owner,
+    }
+}
+
+/// Creates the rollback run (named from this run, so a restart finds it instead of creating
+/// another). It is created by the controller for the original requester and needs no approval
+/// beyond what its own Action asks.
+async fn start_rollback(
+    run: &ActionRun,
+    ctx: &Ctx,
+    status: &ActionRunStatus,
+    rb: &nexus_api::actions::Rollback,
+) -> Result<String, StepError> {
+    let ns = run.namespace().unwrap_or_default();
+    let name = nexus_ingest::naming::object_name(&[&run.name_any(), "rollback"]);
+    let pinned = status
+        .action
+        .clone()
+        .ok_or_else(|| StepError::Fatal("no pinned action".into()))?;
+    let values = values(run, ctx, status, &pinned).await?;
+    let mut inputs = serde_json::Map::new();
+    for (k, tpl) in &rb.inputs {
+        let v = super::template::render(tpl, &values)
+            .map_err(|e| StepError::Fatal(format!("rollback inputs: {e}")))?;
+        // Numbers and booleans stay typed for the rollback Action's schema.
+        inputs.insert(
+            k.clone(),
+            serde_json::from_str(&v).unwrap_or(Value::String(v)),
+        );
+    }
+    let rollback = ActionRun {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(ns.clone()),
+            labels: Some([("actions.nexus.dev/rollback-of".to_string(), run.name_any())].into()),
+            ..Default::default()
+        },
+        spec: ActionRunSpec {
+            action: rb.action.clone(),
+            target: run.spec.target.clone(),
+            inputs: Value::Object(inputs),
+            requester: run.spec.requester.clone(),
+            cancel: false,
+            attempt: 1,
+        },
+        status: None,
+    };
+    match Api::<ActionRun>::namespaced(ctx.client.clone(), &ns)
+        .create(&PostParams::default(), &rollback)
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => return Err(StepError::Retry(Error::Kube(e))),
+    }
+    info!(run = %format!("{ns}/{}", run.name_any()), rollback = %name, "rollback started");
+    Ok(name)
+}
+
+/// After a failure with a rollback: RolledBack when the rollback run succeeded.
+async fn follow_rollback(
+    run: &ActionRun,
+    ctx: &Ctx,
+    status: &mut ActionRunStatus,
+    t: &mut Transition,
+) -> Result<Requeue, StepError> {
+    let Some(rb) = status.rollback_run.clone() else {
+        return Ok(Requeue::await_change());
+    };
+    let ns = run.namespace().unwrap_or_default();
+    let Some(r) = Api::<ActionRun>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&rb)
+        .await
+        .map_err(|e| StepError::Retry(Error::Kube(e)))?
+    else {
+        return Ok(Requeue::requeue(Duration::from_secs(5)));
+    };
+    let rs = r.status.unwrap_or_default();
+    if is_true(&rs, c::SUCCEEDED) {
+        t.set.push(NewCondition::new(
+            c::ROLLED_BACK,
+            TRUE,
+            "RolledBack",
+            format!("rollback run {rb} succeeded"),
+        ));
+        t.phase = Some(phase::ROLLED_BACK);
+        t.audit = Some(("run.rolledBack", json!({"rollbackRun": rb})));
+        t.event = Some((
+            EventType::Normal,
+            "RolledBack".into(),
+            format!("rollback run {rb} succeeded"),
+        ));
+        return Ok(Requeue::await_change());
+    }
+    if terminal(&rs) {
+        t.set.push(NewCondition::new(
+            c::ROLLED_BACK,
+            FALSE,
+            "RollbackFailed",
+            format!(
+                "rollback run {rb} ended as {}",
+                rs.phase.unwrap_or_default()
+            ),
+        ));
+        return Ok(Requeue::await_change());
+    }
+    Ok(Requeue::requeue(Duration::from_secs(2)))
+}
+
+/// Writes the status (server-side apply of the whole status: the controller owns it), then
+/// the audit entry and the Event.
+async fn commit(
+    run: &ActionRun,
+    ctx: &Ctx,
+    mut status: ActionRunStatus,
+    t: Transition,
+) -> Result<(), Error> {
+    let ns = run.namespace().unwrap_or_default();
+    let name = run.name_any();
+    status.conditions = conditions::merge(
+        &status.conditions,
+        &t.set,
+        run.metadata.generation,
+        jiff::Timestamp::now(),
+    );
+    if let Some(p) = t.phase {
+        status.phase = Some(p.into());
+    }
+    status.observed_generation = run.metadata.generation;
+    if run.status.as_ref() != Some(&status) {
+        let patch = json!({
+            "apiVersion": "actions.nexus.dev/v1alpha1",
+            "kind": "ActionRun",
+            "status": status,
+        });
+        Api::<ActionRun>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(
+                &name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(Error::Kube)?;
+    }
+    if let Some((kind, details)) = t.audit {
+        ctx.audit
+            .record(AuditEvent {
+                kind: kind.into(),
+                actor: match kind {
+                    "run.created" | "run.validated" => run.spec.requester.clone(),
+                    _ => "nexus-controller".into(),
+                },
+                run: format!("{ns}/{name}"),
+                action: run.spec.action.clone(),
+                target: run.spec.target.clone(),
+                requester: run.spec.requester.clone(),
+                details,
+            })
+            .await;
+    }
+    if let Some((type_, reason, note)) = t.event {
+        let event = KubeEvent {
+            type_,
+            reason,
+            note: Some(note.chars().take(900).collect()),
+            action: "Run".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
+            debug!(error = %e, "could not publish event");
+        }
+    }
+    Ok(())
+}
+
+/// Writes `Counted=False` with the reason on approvals the run did not count, and
+/// `Counted=True` on those recorded in the stages.
+async fn mark_approvals(
+    ctx: &Ctx,
+    ns: &str,
+    status: &ActionRunStatus,
+    not_counted: &[approvals::NotCounted],
+) {
+    let api: Api<ActionApproval> = Api::namespaced(ctx.client.clone(), ns);
+    let mut marks: Vec<(String, &'static str, String, String)> = not_counted
+        .iter()
+        .map(|n| {
+            (
+                n.approval.clone(),
+                FALSE,
+                n.reason.to_string(),
+                n.message.clone(),
+            )
+        })
+        .collect();
+    for s in &status.stages {
+        for r in &s.approvals {
+            marks.push((
+                r.name.clone(),
+                TRUE,
+                "Counted".into(),
+                format!("counted for stage {}", s.name),
+            ));
+        }
+    }
+    for (name, st, reason, message) in marks {
+        let already = ctx
+            .approvals
+            .state()
+            .iter()
+            .find(|a| a.namespace().as_deref() == Some(ns) && a.name_any() == name)
+            .and_then(|a| a.status.clone())
+            .is_some_and(|s| {
+                conditions::find(&s.conditions, "Counted").is_some_and(|c| c.status == st)
+            });
+        if already {
+            continue;
+        }
+        let conds = conditions::merge(
+            &[],
+            &[NewCondition::new("Counted", st, reason, message)],
+            None,
+            jiff::Timestamp::now(),
+        );
+        let patch = json!({"apiVersion": "actions.nexus.dev/v1alpha1", "kind": "ActionApproval", "status": {"conditions": conds}});
+        if let Err(e) = api
+            .patch_status(
+                &name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+        {
+            debug!(approval = %name, error = %e, "approval status not written");
+        }
+    }
+}
+
+/// Creates or updates a Role and its RoleBinding.
+async fn ensure(ctx: &Ctx, ns: &str, (role, binding): (Role, RoleBinding)) -> Result<(), Error> {
+    let pp = PatchParams::apply(MANAGER).force();
+    let name = role.metadata.name.clone().unwrap_or_default();
+    Api::<Role>::namespaced(ctx.client.clone(), ns)
+        .patch(&name, &pp, &Patch::Apply(&role))
+        .await
+        .map_err(Error::Kube)?;
+    Api::<RoleBinding>::namespaced(ctx.client.clone(), ns)
+        .patch(&name, &pp, &Patch::Apply(&binding))
+        .await
+        .map_err(Error::Kube)?;
+    Ok(())
+}
+
+/// Deletes a run's grants except `keep` (a grant name, or `requester` for the requester
+/// marker). Owner references clean up after deleted runs; this closes stages as they end.
+async fn cleanup_grants(ctx: &Ctx, ns: &str, run: &str, keep: Option<&str>) -> Result<(), Error> {
+    let requester = grants::requester(run, ns, &Default::default(), "")
+        .0
+        .metadata
+        .name
+        .unwrap_or_default();
+    let roles: Api<Role> = Api::namespaced(ctx.client.clone(), ns);
+    let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), ns);
+    let list = roles
+        .list(&ListParams::default().labels(GRANT_LABEL))
+        .await
+        .map_err(Error::Kube)?;
+    let prefix_stage = grants::stage_grant_name(run, "");
+    let stage_prefix = prefix_stage.trim_end_matches(|c: char| c.is_ascii_hexdigit() || c == '-');
+    for r in list.items {
+        let n = r.name_any();
+        let ours = n == requester
+            || (n.starts_with(stage_prefix)
+                && r.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.name == run));
+        let kept = keep.is_some_and(|k| k == n || (k == "requester" && n == requester));
+        if !ours || kept {
+            continue;
+        }
+        for res in [
+            roles.delete(&n, &DeleteParams::default()).await.map(|_| ()),
+            bindings
+                .delete(&n, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+        ] {
+            match res {
+                Ok(()) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(Error::Kube(e)),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! Self-service actions end to end on the real control plane (`make test-e2e`): the admission
+//! policies (rendered from the chart), the controller's grants, approvals and the kubernetes
+//! executor. Users are impersonated with kubectl `--as/--as-group`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers fail the test by panicking
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use nexus_e2e::{
+    ControllerOptions, ControllerProcess, TestNamespace, client, kubectl, repo_root, wait_for,
+};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The chart's admission policies, with the test controller's identity as the status writer.
+fn install_policies() {
+    let chart = repo_root().join("charts/nexus");
+    let out = std::process::Command::new("helm")
+        .args(["template", "t"])
+        .arg(&chart)
+        .args([
+            "--show-only",
+            "templates/actions-policies.yaml",
+            "--set",
+            "actions.controllerUsername=nexus-admin",
+        ])
+        .output()
+        .expect("helm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let (ok, o, e) = kubectl(&["apply", "--server-side", "-f", "-"], Some(&yaml)).unwrap();
+    assert!(ok, "{o}{e}");
+}
+
+fn apply_as(ns: &str, user: Option<(&str, &[&str])>, yaml: &str) -> (bool, String) {
+    let mut args: Vec<String> = vec![
+        "create".into(),
+        "-n".into(),
+        ns.into(),
+        "-f".into(),
+        "-".into(),
+    ];
+    if let Some((u, groups)) = user {
+        args.push(format!("--as={u}"));
+        for g in groups {
+            args.push(format!("--as-group={g}"));
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out, err) = kubectl(&args, Some(yaml)).unwrap();
+    (ok, format!("{out}{err}"))
+}
+
+/// A create that must succeed. Grants reach kube-apiserver's RBAC cache a moment after the
+/// controller writes them, so a refusal for a missing grant is retried briefly.
+fn apply_as_ok(ns: &str, user: (&str, &[&str]), yaml: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (ok, msg) = apply_as(ns, Some(user), yaml);
+        if ok {
+            return;
+        }
+        let grant_lag =
+            msg.contains("not among its runners") || msg.contains("not one of its approvers");
+        assert!(grant_lag && std::time::Instant::now() < deadline, "{msg}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn admin_apply(ns: &str, yaml: &str) {
+    let (ok, out, err) =
+        kubectl(&["apply", "--server-side", "-n", ns, "-f", "-"], Some(yaml)).unwrap();
+    assert!(ok, "kubectl apply failed: {out}{err}");
+}
+
+fn get_json(ns: &str, resource: &str, name: &str) -> Value {
+    let (ok, out, err) = kubectl(&["get", resource, name, "-n", ns, "-o", "json"], None).unwrap();
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+async fn wait_phase(ns: &str, run: &str, want: &str, c: &ControllerProcess) -> Value {
+    wait_for(&format!("run {run} {want}"), WAIT, || async move {
+        let v = get_json(ns, "actionruns.actions.nexus.dev", run);
+        let phase = v
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        Ok(if phase == want {
+            Ok(v)
+        } else {
+            Err(format!("phase {phase:?}: {}", v["status"]))
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\ncontroller log:\n{}", c.log_tail()))
+}
+
+fn run_yaml(name: &str, requester: &str, replicas: i64, ns: &str) -> String {
+    format!(
+        "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec:\n  action: scale-service\n  target: component:{ns}/checkout\n  requester: {requester}\n  inputs: {{replicas: {replicas}}}\n"
+    )
+}
+
+fn approval_yaml(name: &str, run: &str, author: &str, decision: &str) -> String {
+    format!(
+        "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionApproval\nmetadata: {{name: {name}}}\nspec: {{run: {run}, stage: lead, decision: {decision}, author: {author}, comment: looks fine}}\n"
+    )
+}
+
+#[tokio::test]
+async fn scale_after_approval_with_the_rules_enforced_by_the_apiserver() {
+    install_policies();
+    let client = client().await.unwrap();
+    let ns = TestNamespace::create(&client, "actions").await.unwrap();
+    let n = ns.name.as_str();
+    admin_apply(
+        n,
+        r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: people}
+rules:
+  - apiGroups: ["actions.nexus.dev"]
+    resources: ["actions", "actionruns", "actionapprovals"]
+    verbs: ["get", "list", "watch", "create"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: people}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}
+subjects:
+  - {kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}
+  - {kind: Group, name: leads, apiGroup: rbac.authorization.k8s.io}
+  - {kind: Group, name: others, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: catalog.nexus.dev/v1alpha1
+kind: Team
+metadata: {name: team-a}
+spec: {displayName: Team A}
+---
+apiVersion: catalog.nexus.dev/v1alpha1
+kind: Component
+metadata: {name: checkout}
+spec: {type: service, lifecycle: production, owner: team-a}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: checkout}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: checkout}}
+  template:
+    metadata: {labels: {app: checkout}}
+    spec: {containers: [{name: app, image: contoso/checkout:1.0}]}
+---
+apiVersion: actions.nexus.dev/v1alpha1
+kind: Action
+metadata: {name: scale-service}
+spec:
+  title: Scale a service
+  version: "1.0.0"
+  targetKinds: [Component]
+  inputs:
+    type: object
+    required: [replicas]
+    additionalProperties: false
+    properties:
+      replicas: {type: integer, minimum: 0, maximum: 20}
+  executor:
+    kubernetes:
+      operation: scale
+      namespace: "{{ target.namespace }}"
+      name: "{{ target.name }}"
+      replicas: "{{ inputs.replicas }}"
+  approval:
+    stages:
+      - name: lead
+        approvers: {groups: [leads]}
+  runners: {groups: [devs]}
+"#,
+    );
+    let mut opts = ControllerOptions::for_namespace(n, "actions");
+    opts.extra_args = vec!["--polling".into(), "false".into()];
+    let c = ControllerProcess::start(&opts).unwrap();
+    wait_for("Action Ready", WAIT, || async {
+        let v = get_json(n, "actions.actions.nexus.dev", "scale-service");
+        let ready = v
+            .pointer("/status/conditions/0/status")
+            .and_then(Value::as_str)
+            == Some("True");
+        Ok(if ready {
+            Ok(())
+        } else {
+            Err(v["status"].to_string())
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+
+    let dana: (&str, &[&str]) = ("dana", &["devs", "leads"]);
+    let lee: (&str, &[&str]) = ("lee", &["leads"]);
+    let olly: (&str, &[&str]) = ("olly", &["devs"]);
+    let outsider: (&str, &[&str]) = ("otto", &["others"]);
+
+    // Requester must be the authenticated user; only runners may run.
+    let (ok, msg) = apply_as(n, Some(dana), &run_yaml("forged", "lee", 3, n));
+    assert!(
+        !ok && msg.contains("spec.requester must be the user creating the run"),
+        "{msg}"
+    );
+    let (ok, msg) = apply_as(n, Some(outsider), &run_yaml("outsider", "otto", 3, n));
+    assert!(!ok && msg.contains("not among its runners"), "{msg}");
+
+    // Invalid inputs: the run exists but fails validation with the JSON-Schema error.
+    apply_as_ok(n, dana, &run_yaml("too-many", "dana", 500, n));
+    let v = wait_phase(n, "too-many", "Invalid", &c).await;
+    let why = v.pointer("/status/conditions").unwrap().to_string();
+    assert!(why.contains("/replicas"), "{why}");
+
+    // The real run waits for the lead stage.
+    apply_as_ok(n, dana, &run_yaml("scale-up", "dana", 3, n));
+    wait_phase(n, "scale-up", "WaitingForApproval", &c).await;
+
+    // Self-approval, a non-approver, a forged author: refused by kube-apiserver.
+    let (ok, msg) = apply_as(
+        n,
+        Some(dana),
+        &approval_yaml("self", "scale-up", "dana", "Approve"),
+    );
+    assert!(!ok && msg.contains("someone else must approve it"), "{msg}");
+    let (ok, msg) = apply_as(
+        n,
+        Some(olly),
+        &approval_yaml("olly", "scale-up", "olly", "Approve"),
+    );
+    assert!(!ok && msg.contains("not one of its approvers"), "{msg}");
+    let (ok, msg) = apply_as(
+        n,
+        Some(lee),
+        &approval_yaml("forged-author", "scale-up", "dana", "Approve"),
+    );
+    assert!(
+        !ok && msg.contains("spec.author must be the user creating the approval"),
+        "{msg}"
+    );
+    let deploy: Api<Deployment> = Api::namespaced(client.clone(), n);
+    assert_eq!(
+        deploy.get("checkout").await.unwrap().spec.unwrap().replicas,
+        Some(1),
+        "nothing ran before approval"
+    );
+
+    // The lead approves: the controller scales the Deployment.
+    let (ok, msg) = apply_as(
+        n,
+        Some(lee),
+        &approval_yaml("lee", "scale-up", "lee", "Approve"),
+    );
+    assert!(ok, "{msg}");
+    let v = wait_phase(n, "scale-up", "Succeeded", &c).await;
+    assert_eq!(
+        deploy.get("checkout").await.unwrap().spec.unwrap().replicas,
+        Some(3)
+    );
+    assert_eq!(
+        v.pointer("/status/outputs/previousReplicas")
+            .and_then(Value::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        v.pointer("/status/action/version").and_then(Value::as_str),
+        Some("1.0.0")
+    );
+    assert_eq!(
+        v.pointer("/status/stages/0/approvals/0/author")
+            .and_then(Value::as_str),
+        Some("lee")
+    );
+    let counted = get_json(n, "actionapprovals.actions.nexus.dev", "lee");
+    assert_eq!(
+        counted
+            .pointer("/status/conditions/0/status")
+            .and_then(Value::as_str),
+        Some("True"),
+        "{counted}"
+    );
+
+    // The stage is closed now: a late approval is refused too.
+    let (ok, msg) = apply_as(
+        n,
+        Some(("lena", &["leads"])),
+        &approval_yaml("late", "scale-up", "lena", "Approve"),
+    );
+    assert!(
+        !ok && msg.contains("not one of its approvers, or the stage is not open"),
+        "{msg}"
+    );
+
+    // A rejection ends a run without executing it.
+    apply_as_ok(n, dana, &run_yaml("scale-down", "dana", 0, n));
+    wait_phase(n, "scale-down", "WaitingForApproval", &c).await;
+    let (ok, msg) = apply_as(
+        n,
+        Some(lee),
+        &approval_yaml("lee-no", "scale-down", "lee", "Reject"),
+    );
+    assert!(ok, "{msg}");
+    wait_phase(n, "scale-down", "Rejected", &c).await;
+    assert_eq!(
+        deploy.get("checkout").await.unwrap().spec.unwrap().replicas,
+        Some(3)
+    );
+
+    // Only the controller writes run status.
+    let (ok, _, err) = kubectl(
+        &[
+            "patch",
+            "actionruns.actions.nexus.dev",
+            "scale-down",
+            "-n",
+            n,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Succeeded"}}"#,
+            "--as=lee",
+            "--as-group=leads",
+            "--as-group=system:masters",
+        ],
+        None,
+    )
+    .unwrap();
+    assert!(
+        !ok && err.contains("only the Nexus controller writes ActionRun status"),
+        "{err}"
+    );
+    drop(c);
+    ns.delete().await;
+}
