@@ -74,7 +74,7 @@ test-chart: tools ## helm lint + template variants (server-side dry run happens 
 .PHONY: test-e2e
 test-e2e: tools ## End-to-end tests against a fresh local control plane
 	NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
-	$(CARGO) build -p nexus-controller -p nexus-apiserver
+	$(CARGO) build -p nexus-controller -p nexus-apiserver -p nexus-cli
 	$(CARGO) build -p nexus-e2e --tests
 	trap 'NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
 	eval "$$(NEXUS_CLUSTER_DIR=$(E2E_CLUSTER) hack/cluster.sh up)"; \

@@ -85,6 +85,13 @@ pub struct Config {
     /// Namespace of the integration objects (default: all namespaces).
     #[arg(long, env = "NEXUS_INTEGRATIONS_NAMESPACE")]
     pub integrations_namespace: Option<String>,
+    /// Directory of the tamper-evident action audit log (a persistent volume in production);
+    /// unset: audit entries go to the log stream and Kubernetes Events only.
+    #[arg(long, env = "NEXUS_AUDIT_LOG_DIR")]
+    pub audit_log_dir: Option<std::path::PathBuf>,
+    /// Days of audit log segments kept (0 keeps everything).
+    #[arg(long, env = "NEXUS_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: u32,
     /// Run the self-service actions controllers (Action, ActionRun, ActionApproval).
     #[arg(long, env = "NEXUS_ACTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub actions: bool,

@@ -86,11 +86,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         },
     );
     if cfg.actions {
+        let mut sinks: Vec<std::sync::Arc<dyn actions::audit::Sink>> = Vec::new();
+        if let Some(dir) = &cfg.audit_log_dir {
+            let log = actions::audit::FileLog::open(dir, cfg.audit_retention_days)
+                .map_err(|e| anyhow::anyhow!("audit log {}: {e}", dir.display()))?;
+            sinks.push(std::sync::Arc::new(log));
+        }
         tokio::spawn(actions::run(
             client.clone(),
             recorder.clone(),
             cfg.watch_namespace.clone(),
-            actions::Audit::default(),
+            actions::Audit::new(sinks),
             stop_controllers_early.clone(),
         ));
     }
