@@ -354,19 +354,40 @@ spec:
 
     // Every transition is in the hash-chained audit log, which verifies — until edited.
     let nexus = nexus_e2e::debug_bin("nexus", "NEXUS_CLI_BIN");
-    let out = std::process::Command::new(&nexus).args(["audit", "verify"]).arg(&audit_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(&nexus)
+        .args(["audit", "verify"])
+        .arg(&audit_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let segment = std::fs::read_dir(&audit_dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .expect("an audit segment");
     let text = std::fs::read_to_string(&segment).unwrap();
-    for kind in ["run.validated", "run.approved", "run.started", "run.succeeded", "run.rejected"] {
-        assert!(text.contains(&format!("\"{kind}\"")), "{kind} missing from the audit log:\n{text}");
+    for kind in [
+        "run.validated",
+        "run.approved",
+        "run.started",
+        "run.succeeded",
+        "run.rejected",
+    ] {
+        assert!(
+            text.contains(&format!("\"{kind}\"")),
+            "{kind} missing from the audit log:\n{text}"
+        );
     }
     std::fs::write(&segment, text.replacen("\"lee\"", "\"mallory\"", 1)).unwrap();
-    let out = std::process::Command::new(&nexus).args(["audit", "verify"]).arg(&audit_dir).output().unwrap();
+    let out = std::process::Command::new(&nexus)
+        .args(["audit", "verify"])
+        .arg(&audit_dir)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "an edited audit log must not verify");
     let _ = std::fs::remove_dir_all(&audit_dir);
     ns.delete().await;

@@ -86,7 +86,11 @@ impl Sink for FileLog {
                 e.target.clone().unwrap_or_default(),
             )
             .with_details(details);
-            self.0.record(event).await.map(|_| ()).map_err(|e| e.to_string())
+            self.0
+                .record(event)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
     }
 }
