@@ -39,6 +39,37 @@ fn install_policies() {
     assert!(ok, "{o}{e}");
 }
 
+/// kube-apiserver enforces a new policy a moment after it is created: probe with a server-side
+/// dry run until a forged requester is refused.
+fn wait_policies_enforced(ns: &str) {
+    let probe = "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {name: policy-probe}\nspec: {action: none, requester: somebody-else, inputs: {}}\n";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (ok, _, err) = kubectl(
+            &[
+                "create",
+                "--dry-run=server",
+                "-n",
+                ns,
+                "-f",
+                "-",
+                "--as=policy-probe",
+                "--as-group=system:masters",
+            ],
+            Some(probe),
+        )
+        .unwrap();
+        if !ok && err.contains("spec.requester must be the user creating the run") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "admission policies not enforced after 30s: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 fn apply_as(ns: &str, user: Option<(&str, &[&str])>, yaml: &str) -> (bool, String) {
     let mut args: Vec<String> = vec![
         "create".into(),
@@ -122,6 +153,7 @@ async fn scale_after_approval_with_the_rules_enforced_by_the_apiserver() {
     let client = client().await.unwrap();
     let ns = TestNamespace::create(&client, "actions").await.unwrap();
     let n = ns.name.as_str();
+    wait_policies_enforced(n);
     admin_apply(
         n,
         r#"

@@ -24,11 +24,7 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::{
     Api, Client, ResourceExt,
     runtime::{
-        Controller,
-        controller::Action as Requeue,
-        events::Recorder,
-        reflector::{ObjectRef, Store},
-        watcher,
+        Controller, controller::Action as Requeue, events::Recorder, reflector::ObjectRef, watcher,
     },
 };
 use nexus_api::actions::{Action, ActionApproval, ActionRun};
@@ -48,7 +44,6 @@ pub enum Error {
 pub struct Ctx {
     pub client: Client,
     pub recorder: Recorder,
-    pub approvals: Store<ActionApproval>,
     pub audit: Audit,
 }
 
@@ -60,15 +55,9 @@ pub async fn run(
     audit: Audit,
     shutdown: CancellationToken,
 ) {
-    let approvals = crate::ingestion::registry::watch::<ActionApproval>(
-        &client,
-        namespace.as_deref(),
-        &shutdown,
-    );
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         recorder,
-        approvals,
         audit,
     });
     let (runs, actions, approvals_api, jobs): (

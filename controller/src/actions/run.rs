@@ -82,8 +82,8 @@ fn rollback_pending(s: &ActionRunStatus) -> bool {
 struct Transition {
     set: Vec<NewCondition>,
     phase: Option<&'static str>,
-    audit: Option<(&'static str, Value)>,
-    event: Option<(EventType, String, String)>,
+    audit: Vec<(&'static str, Value)>,
+    event: Vec<(EventType, String, String)>,
 }
 
 impl Transition {
@@ -91,8 +91,8 @@ impl Transition {
         Transition {
             set: Vec::new(),
             phase: None,
-            audit: None,
-            event: None,
+            audit: Vec::new(),
+            event: Vec::new(),
         }
     }
 }
@@ -139,8 +139,8 @@ pub async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Ctx>) -> Result<Requeue, Er
                 .push(NewCondition::new(c::RUNNING, FALSE, "ExecutorError", ""));
             t.phase = Some(phase::FAILED);
             status.finished_at = Some(now());
-            t.audit = Some(("run.failed", json!({"message": message})));
-            t.event = Some((EventType::Warning, "Failed".into(), message));
+            t.audit.push(("run.failed", json!({"message": message})));
+            t.event.push((EventType::Warning, "Failed".into(), message));
             Requeue::await_change()
         }
         Err(StepError::Retry(e)) => return Err(e),
@@ -185,7 +185,8 @@ async fn step(
                     message.clone(),
                 ));
                 t.phase = Some(phase::INVALID);
-                t.event = Some((EventType::Warning, "Invalid".into(), message));
+                t.event
+                    .push((EventType::Warning, "Invalid".into(), message));
                 // The Action may appear (GitOps sync order): look again later.
                 return Ok(Requeue::requeue(Duration::from_secs(30)));
             }
@@ -205,7 +206,7 @@ async fn step(
                     "Validated",
                     format!("{} {} with valid inputs", pinned.spec.title, pinned.version),
                 ));
-                t.audit = Some((
+                t.audit.push((
                     "run.validated",
                     json!({"actionGeneration": pinned.generation, "actionVersion": pinned.version, "inputs": resolved}),
                 ));
@@ -235,7 +236,7 @@ async fn step(
             .push(NewCondition::new(c::RUNNING, FALSE, "Cancelled", ""));
         t.phase = Some(phase::CANCELLED);
         status.finished_at = Some(now());
-        t.audit = Some(("run.cancelled", json!({})));
+        t.audit.push(("run.cancelled", json!({})));
         cleanup_grants(ctx, &ns, &name, None).await?;
         return Ok(Requeue::await_change());
     }
@@ -256,13 +257,17 @@ async fn step(
                 grants::requester(&name, &ns, &owner, &run.spec.requester),
             )
             .await?;
-            let mine: Vec<ActionApproval> = ctx
-                .approvals
-                .state()
-                .iter()
-                .filter(|a| a.namespace().as_deref() == Some(&ns) && a.spec.run == name)
-                .map(|a| a.as_ref().clone())
-                .collect();
+            // Read from the API, not a cache: the watch event that woke this reconcile may be
+            // ahead of any cache, and a missed approval would wait for the next requeue.
+            let mine: Vec<ActionApproval> =
+                Api::<ActionApproval>::namespaced(ctx.client.clone(), &ns)
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(Error::Kube)?
+                    .items
+                    .into_iter()
+                    .filter(|a| a.spec.run == name)
+                    .collect();
             let (verdict, not_counted) = approvals::decide(
                 &pinned.spec.approval,
                 &mut status.stages,
@@ -271,7 +276,7 @@ async fn step(
                 status.approval_deadline.as_ref(),
                 &now(),
             );
-            mark_approvals(ctx, &ns, status, &not_counted).await;
+            mark_approvals(ctx, &ns, status, &not_counted, &mine).await;
             match verdict {
                 Verdict::Pending(stage) => {
                     let approvers = pinned
@@ -323,11 +328,11 @@ async fn step(
                     };
                     t.set
                         .push(NewCondition::new(c::APPROVED, TRUE, reason, msg.clone()));
-                    t.audit = Some((
+                    t.audit.push((
                         "run.approved",
                         json!({"auto": auto, "stages": status.stages}),
                     ));
-                    t.event = Some((EventType::Normal, reason.into(), msg));
+                    t.event.push((EventType::Normal, reason.into(), msg));
                     cleanup_grants(ctx, &ns, &name, Some("requester")).await?;
                 }
                 Verdict::Rejected { by, stage, comment } => {
@@ -349,8 +354,9 @@ async fn step(
                     ));
                     t.phase = Some(phase::REJECTED);
                     status.finished_at = Some(now());
-                    t.audit = Some(("run.rejected", json!({"by": by, "stage": stage})));
-                    t.event = Some((EventType::Warning, "Rejected".into(), msg));
+                    t.audit
+                        .push(("run.rejected", json!({"by": by, "stage": stage})));
+                    t.event.push((EventType::Warning, "Rejected".into(), msg));
                     cleanup_grants(ctx, &ns, &name, None).await?;
                     return Ok(Requeue::await_change());
                 }
@@ -366,8 +372,8 @@ async fn step(
                         .push(NewCondition::new(c::EXPIRED, TRUE, "Expired", msg.clone()));
                     t.phase = Some(phase::EXPIRED);
                     status.finished_at = Some(now());
-                    t.audit = Some(("run.expired", json!({})));
-                    t.event = Some((EventType::Warning, "Expired".into(), msg));
+                    t.audit.push(("run.expired", json!({})));
+                    t.event.push((EventType::Warning, "Expired".into(), msg));
                     cleanup_grants(ctx, &ns, &name, None).await?;
                     return Ok(Requeue::await_change());
                 }
@@ -413,7 +419,7 @@ async fn step(
                 format!("attempt {attempt} with the {} executor", exec.executor),
             ));
             t.phase = Some(phase::RUNNING);
-            t.audit = Some((
+            t.audit.push((
                 "run.started",
                 json!({"attempt": attempt, "executor": exec.executor, "command": exec.command}),
             ));
@@ -463,8 +469,10 @@ async fn step(
             t.set
                 .push(NewCondition::new(c::RUNNING, FALSE, "Finished", ""));
             t.phase = Some(phase::SUCCEEDED);
-            t.audit = Some(("run.succeeded", json!({"outputs": status.outputs})));
-            t.event = Some((EventType::Normal, "Succeeded".into(), last_line(&log)));
+            t.audit
+                .push(("run.succeeded", json!({"outputs": status.outputs})));
+            t.event
+                .push((EventType::Normal, "Succeeded".into(), last_line(&log)));
             cleanup_grants(ctx, &ns, &name, None).await?;
             Ok(Requeue::await_change())
         }
@@ -479,8 +487,8 @@ async fn step(
             t.set
                 .push(NewCondition::new(c::RUNNING, FALSE, "Finished", ""));
             t.phase = Some(phase::FAILED);
-            t.audit = Some(("run.failed", json!({"message": message})));
-            t.event = Some((EventType::Warning, "Failed".into(), message));
+            t.audit.push(("run.failed", json!({"message": message})));
+            t.event.push((EventType::Warning, "Failed".into(), message));
             if let Some(rb) = &pinned.spec.rollback {
                 let rb_name = start_rollback(run, ctx, status, rb).await?;
                 status.rollback_run = Some(rb_name);
@@ -731,8 +739,8 @@ async fn follow_rollback(
             format!("rollback run {rb} succeeded"),
         ));
         t.phase = Some(phase::ROLLED_BACK);
-        t.audit = Some(("run.rolledBack", json!({"rollbackRun": rb})));
-        t.event = Some((
+        t.audit.push(("run.rolledBack", json!({"rollbackRun": rb})));
+        t.event.push((
             EventType::Normal,
             "RolledBack".into(),
             format!("rollback run {rb} succeeded"),
@@ -789,7 +797,7 @@ async fn commit(
             .await
             .map_err(Error::Kube)?;
     }
-    if let Some((kind, details)) = t.audit {
+    for (kind, details) in t.audit {
         ctx.audit
             .record(AuditEvent {
                 kind: kind.into(),
@@ -805,7 +813,7 @@ async fn commit(
             })
             .await;
     }
-    if let Some((type_, reason, note)) = t.event {
+    for (type_, reason, note) in t.event {
         let event = KubeEvent {
             type_,
             reason,
@@ -827,6 +835,7 @@ async fn mark_approvals(
     ns: &str,
     status: &ActionRunStatus,
     not_counted: &[approvals::NotCounted],
+    seen: &[ActionApproval],
 ) {
     let api: Api<ActionApproval> = Api::namespaced(ctx.client.clone(), ns);
     let mut marks: Vec<(String, &'static str, String, String)> = not_counted
@@ -851,11 +860,9 @@ async fn mark_approvals(
         }
     }
     for (name, st, reason, message) in marks {
-        let already = ctx
-            .approvals
-            .state()
+        let already = seen
             .iter()
-            .find(|a| a.namespace().as_deref() == Some(ns) && a.name_any() == name)
+            .find(|a| a.name_any() == name)
             .and_then(|a| a.status.clone())
             .is_some_and(|s| {
                 conditions::find(&s.conditions, "Counted").is_some_and(|c| c.status == st)
