@@ -92,11 +92,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("audit log {}: {e}", dir.display()))?;
             sinks.push(std::sync::Arc::new(log));
         }
+        // External executors use the ingestion registry's integrations (when ingestion runs)
+        // and its Secret reader.
+        let secrets: std::sync::Arc<dyn ingestion::pollers::Credentials> = match &ingestion {
+            Some(i) => std::sync::Arc::new(i.shared.secrets.clone()),
+            None => std::sync::Arc::new(ingestion::secrets::SecretReader::new(client.clone())),
+        };
+        let providers = actions::executors::Providers::new(
+            ingestion.as_ref().map(|i| i.shared.integrations.clone()),
+            ingest_cfg.namespace.clone(),
+            secrets,
+        );
         tokio::spawn(actions::run(
             client.clone(),
             recorder.clone(),
             cfg.watch_namespace.clone(),
             actions::Audit::new(sinks),
+            std::sync::Arc::new(providers),
             stop_controllers_early.clone(),
         ));
     }

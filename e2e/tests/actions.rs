@@ -424,3 +424,271 @@ spec:
     let _ = std::fs::remove_dir_all(&audit_dir);
     ns.delete().await;
 }
+
+fn action_yaml(name: &str, approval: &str, executor: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: actions.nexus.dev/v1alpha1\nkind: Action\nmetadata: {{name: {name}}}\nspec:\n  title: {name}\n  version: \"1\"\n  executor:\n{executor}\n  approval:\n{approval}\n{extra}"
+    )
+}
+
+fn plain_run(name: &str, action: &str, requester: &str) -> String {
+    format!(
+        "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec: {{action: {action}, requester: {requester}, inputs: {{}}}}\n"
+    )
+}
+
+fn stage_approval(name: &str, run: &str, stage: &str, author: &str) -> String {
+    format!(
+        "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionApproval\nmetadata: {{name: {name}}}\nspec: {{run: {run}, stage: {stage}, decision: Approve, author: {author}}}\n"
+    )
+}
+
+fn jobs_of(ns: &str, run: &str) -> usize {
+    let (ok, out, err) = kubectl(
+        &[
+            "get",
+            "jobs",
+            "-n",
+            ns,
+            "-l",
+            &format!("actions.nexus.dev/run={run}"),
+            "-o",
+            "name",
+        ],
+        None,
+    )
+    .unwrap();
+    assert!(ok, "{err}");
+    out.lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+#[tokio::test]
+async fn stages_timeouts_jobs_cancel_rollback_and_exactly_once() {
+    install_policies();
+    let client = client().await.unwrap();
+    let ns = TestNamespace::create(&client, "actions-flow")
+        .await
+        .unwrap();
+    let n = ns.name.as_str();
+    wait_policies_enforced(n);
+    let job = "    job:\n      image: busybox:1.36\n      command: [\"true\"]";
+    let no_approval = "    stages: []";
+    admin_apply(
+        n,
+        &[
+            r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: people}
+rules:
+  - apiGroups: ["actions.nexus.dev"]
+    resources: ["actions", "actionruns", "actionapprovals"]
+    verbs: ["get", "list", "watch", "create", "update", "patch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: people}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}
+subjects:
+  - {kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: nexus-action-runner}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: contoso/web:1}]}
+"#
+            .to_string(),
+            action_yaml(
+                "two-stage",
+                "    stages:\n      - {name: leads, required: 2, approvers: {users: [ann, ben, cat]}}\n      - {name: security, approvers: {groups: [sec]}}",
+                job,
+                "",
+            ),
+            action_yaml("auto-approve", "    timeout: 2s\n    onTimeout: Approve\n    stages: [{name: lead, approvers: {users: [ann]}}]", job, ""),
+            action_yaml("auto-reject", "    timeout: 2s\n    stages: [{name: lead, approvers: {users: [ann]}}]", job, ""),
+            action_yaml("wait-forever", "    stages: [{name: lead, approvers: {users: [ann]}}]", job, ""),
+            action_yaml("quick-job", no_approval, job, ""),
+            action_yaml(
+                "scale-web",
+                no_approval,
+                "    kubernetes: {operation: scale, name: web, replicas: \"1\"}",
+                "",
+            ),
+            action_yaml(
+                "scale-missing",
+                no_approval,
+                "    kubernetes: {operation: scale, name: does-not-exist, replicas: \"5\"}",
+                "  rollback: {action: scale-web}\n",
+            ),
+        ]
+        .join("\n---\n"),
+    );
+    // The built-in library applies cleanly and every Action in it becomes Ready.
+    let (ok, out, err) = kubectl(
+        &[
+            "apply",
+            "--server-side",
+            "-n",
+            n,
+            "-k",
+            repo_root().join("actions").to_str().unwrap(),
+        ],
+        None,
+    )
+    .unwrap();
+    assert!(ok, "actions/ must apply: {out}{err}");
+    let mut opts = ControllerOptions::for_namespace(n, "actions-flow");
+    opts.extra_args = vec!["--polling".into(), "false".into()];
+    let mut c = ControllerProcess::start(&opts).unwrap();
+    let dana: (&str, &[&str]) = ("dana", &["devs"]);
+
+    let library: Vec<String> = std::fs::read_dir(repo_root().join("actions"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "yaml") && !p.ends_with("kustomization.yaml")
+        })
+        .map(|p| {
+            let doc: serde_yaml::Value =
+                serde_yaml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            doc["metadata"]["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(library.len() >= 30, "{library:?}");
+    wait_for("every library Action Ready", WAIT, || {
+        let library = library.clone();
+        async move {
+            let not_ready: Vec<String> = library
+                .iter()
+                .filter(|a| {
+                    get_json(n, "actions.actions.nexus.dev", a)
+                        .pointer("/status/conditions/0/status")
+                        .and_then(Value::as_str)
+                        != Some("True")
+                })
+                .cloned()
+                .collect();
+            Ok(if not_ready.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not Ready: {not_ready:?}"))
+            })
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+
+    // Two of three, then the second stage; the second stage cannot go first.
+    apply_as_ok(n, dana, &plain_run("staged", "two-stage", "dana"));
+    wait_phase(n, "staged", "WaitingForApproval", &c).await;
+    let (ok, msg) = apply_as(
+        n,
+        Some(("sid", &["sec", "devs"])),
+        &stage_approval("early", "staged", "security", "sid"),
+    );
+    assert!(!ok && msg.contains("stage is not open"), "{msg}");
+    apply_as_ok(
+        n,
+        ("ann", &["devs"]),
+        &stage_approval("ann", "staged", "leads", "ann"),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        get_json(n, "actionruns.actions.nexus.dev", "staged")
+            .pointer("/status/phase")
+            .and_then(Value::as_str),
+        Some("WaitingForApproval"),
+        "one of two is not enough"
+    );
+    apply_as_ok(
+        n,
+        ("ben", &["devs"]),
+        &stage_approval("ben", "staged", "leads", "ben"),
+    );
+    apply_as_ok(
+        n,
+        ("sid", &["sec", "devs"]),
+        &stage_approval("sid", "staged", "security", "sid"),
+    );
+    // The Job runs on the simulated node and completes.
+    let v = wait_phase(n, "staged", "Succeeded", &c).await;
+    assert_eq!(jobs_of(n, "staged"), 1);
+    assert_eq!(
+        v.pointer("/status/stages/1/state").and_then(Value::as_str),
+        Some("Approved")
+    );
+
+    // Time-boxed: auto-approval and auto-rejection.
+    apply_as_ok(n, dana, &plain_run("auto-yes", "auto-approve", "dana"));
+    apply_as_ok(n, dana, &plain_run("auto-no", "auto-reject", "dana"));
+    let v = wait_phase(n, "auto-yes", "Succeeded", &c).await;
+    let approved = v.pointer("/status/conditions").unwrap().to_string();
+    assert!(approved.contains("AutoApproved"), "{approved}");
+    wait_phase(n, "auto-no", "Expired", &c).await;
+    assert_eq!(jobs_of(n, "auto-no"), 0);
+
+    // Cancel before approval: nothing runs.
+    apply_as_ok(n, dana, &plain_run("cancel-me", "wait-forever", "dana"));
+    wait_phase(n, "cancel-me", "WaitingForApproval", &c).await;
+    let (ok, _, err) = kubectl(
+        &[
+            "patch",
+            "actionruns.actions.nexus.dev",
+            "cancel-me",
+            "-n",
+            n,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"cancel":true}}"#,
+            "--as=dana",
+            "--as-group=devs",
+        ],
+        None,
+    )
+    .unwrap();
+    assert!(ok, "{err}");
+    wait_phase(n, "cancel-me", "Cancelled", &c).await;
+    assert_eq!(jobs_of(n, "cancel-me"), 0);
+
+    // A failure runs the rollback Action; the run ends RolledBack.
+    apply_as_ok(n, dana, &plain_run("will-fail", "scale-missing", "dana"));
+    let v = wait_phase(n, "will-fail", "RolledBack", &c).await;
+    let rb = v
+        .pointer("/status/rollbackRun")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    let failed = v.pointer("/status/conditions").unwrap().to_string();
+    assert!(failed.contains("does-not-exist"), "{failed}");
+    wait_phase(n, &rb, "Succeeded", &c).await;
+    let deploy: Api<Deployment> = Api::namespaced(client.clone(), n);
+    assert_eq!(
+        deploy.get("web").await.unwrap().spec.unwrap().replicas,
+        Some(1)
+    );
+
+    // The controller killed again and again while runs start: exactly one Job per run.
+    let runs: Vec<String> = (0..6).map(|i| format!("burst-{i}")).collect();
+    for r in &runs {
+        apply_as_ok(n, dana, &plain_run(r, "quick-job", "dana"));
+    }
+    for i in 0..4 {
+        tokio::time::sleep(Duration::from_millis(300 + 200 * i)).await;
+        c.kill();
+        c = ControllerProcess::start(&opts).unwrap();
+    }
+    for r in &runs {
+        wait_phase(n, r, "Succeeded", &c).await;
+        assert_eq!(jobs_of(n, r), 1, "run {r} must have exactly one Job");
+    }
+    drop(c);
+    ns.delete().await;
+}

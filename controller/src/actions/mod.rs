@@ -5,7 +5,8 @@
 //!   rollback, each transition a condition, an Event and an audit entry.
 //! - `approvals` — the pure approval logic (stages, N-of-M, deadline, auto-approval).
 //! - `grants` — the RBAC grants the admission policies consult.
-//! - `executors/` — job and kubernetes executors.
+//! - `executors/` — job and kubernetes executors, and the external ones (Azure, Azure DevOps,
+//!   GitHub, Azure Functions, Terraform Cloud) with the ingestion registry's integrations.
 //! - `inputs`, `template` — JSON Schema inputs with defaults; `{{ … }}` templates.
 
 pub mod action;
@@ -45,6 +46,8 @@ pub struct Ctx {
     pub client: Client,
     pub recorder: Recorder,
     pub audit: Audit,
+    /// Integrations and credentials of the external executors.
+    pub providers: Arc<executors::Providers>,
 }
 
 /// Runs the Action and ActionRun controllers until `shutdown` (leader only).
@@ -53,12 +56,14 @@ pub async fn run(
     recorder: Recorder,
     namespace: Option<String>,
     audit: Audit,
+    providers: Arc<executors::Providers>,
     shutdown: CancellationToken,
 ) {
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         recorder,
         audit,
+        providers,
     });
     let (runs, actions, approvals_api, jobs): (
         Api<ActionRun>,

@@ -145,7 +145,7 @@ pub async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Ctx>) -> Result<Requeue, Er
         }
         Err(StepError::Retry(e)) => return Err(e),
     };
-    commit(&run, &ctx, status, t).await?;
+    commit(&run, &ctx, &mut status, t).await?;
     Ok(requeue)
 }
 
@@ -424,14 +424,9 @@ async fn step(
                 json!({"attempt": attempt, "executor": exec.executor, "command": exec.command}),
             ));
             // Write-ahead: the record reaches the apiserver before the work starts.
-            commit(
-                run,
-                ctx,
-                status.clone(),
-                std::mem::replace(t, Transition::new()),
-            )
-            .await?;
-            executors::start(&rc, &exec).await.map_err(exec_error)?
+            // `status` keeps what was written, so the final commit builds on it.
+            commit(run, ctx, status, std::mem::replace(t, Transition::new())).await?;
+            outcome(executors::start(&rc, &exec).await)?
         }
         Some(exec) if exec.finished_at.is_none() => {
             let timeout = nexus_api::integrations::common::parse_duration(&pinned.spec.timeout);
@@ -443,7 +438,7 @@ async fn step(
                     log: Vec::new(),
                 }
             } else {
-                executors::poll(&rc, &exec).await.map_err(exec_error)?
+                outcome(executors::poll(&rc, &exec).await)?
             }
         }
         Some(_) => return follow_rollback(run, ctx, status, t).await,
@@ -517,6 +512,21 @@ fn last_line(log: &[String]) -> String {
     log.last().cloned().unwrap_or_else(|| "done".into())
 }
 
+/// An executor's answer as progress: an error that is the run's (not a transient one) fails
+/// the run like any other failure, so its rollback runs.
+fn outcome(r: Result<Progress, ExecError>) -> Result<Progress, StepError> {
+    match r {
+        Ok(p) => Ok(p),
+        Err(e) => match exec_error(e) {
+            StepError::Fatal(message) => Ok(Progress::Failed {
+                message,
+                log: Vec::new(),
+            }),
+            retry => Err(retry),
+        },
+    }
+}
+
 fn exec_error(e: ExecError) -> StepError {
     match &e {
         // Server errors and connection trouble are worth retrying; everything else is the run's.
@@ -525,6 +535,7 @@ fn exec_error(e: ExecError) -> StepError {
             ..
         } if r.code < 500 && r.code != 429 => StepError::Fatal(e.to_string()),
         ExecError::Kube { .. } => StepError::Retry(Error::Executor(e.to_string())),
+        _ if e.is_transient() => StepError::Retry(Error::Executor(e.to_string())),
         _ => StepError::Fatal(e.to_string()),
     }
 }
@@ -654,6 +665,7 @@ fn run_context<'a>(
         values,
         attempt: run.spec.attempt,
         owner,
+        providers: &ctx.providers,
     }
 }
 
@@ -767,7 +779,7 @@ async fn follow_rollback(
 async fn commit(
     run: &ActionRun,
     ctx: &Ctx,
-    mut status: ActionRunStatus,
+    status: &mut ActionRunStatus,
     t: Transition,
 ) -> Result<(), Error> {
     let ns = run.namespace().unwrap_or_default();
@@ -782,7 +794,7 @@ async fn commit(
         status.phase = Some(p.into());
     }
     status.observed_generation = run.metadata.generation;
-    if run.status.as_ref() != Some(&status) {
+    if run.status.as_ref() != Some(&*status) {
         let patch = json!({
             "apiVersion": "actions.nexus.dev/v1alpha1",
             "kind": "ActionRun",

@@ -39,9 +39,35 @@ pub fn render(template: &str, ctx: &Value) -> Result<String, TemplateError> {
         })
 }
 
-/// Renders every string inside a JSON value (objects and arrays recursively).
+/// Renders every string inside a JSON value (objects and arrays recursively). A string that is
+/// exactly one expression (`"{{ inputs.capacity }}"`) keeps the value's JSON type, so a number
+/// input becomes a number in an ARM body, a string stays a string.
 pub fn render_json(value: &Value, ctx: &Value) -> Result<Value, TemplateError> {
     Ok(match value {
+        Value::String(s) if single_expression(s).is_some() => {
+            let expr = single_expression(s).unwrap_or_default();
+            let env = env();
+            let compiled = env.compile_expression(expr).map_err(|e| TemplateError {
+                template: s.clone(),
+                message: e.to_string(),
+            })?;
+            let v = compiled
+                .eval(minijinja::Value::from(minijinja::value::Serde(ctx)))
+                .map_err(|e| TemplateError {
+                    template: s.clone(),
+                    message: e.to_string(),
+                })?;
+            if v.is_undefined() {
+                return Err(TemplateError {
+                    template: s.clone(),
+                    message: format!("{expr} is undefined"),
+                });
+            }
+            serde_json::to_value(&v).map_err(|e| TemplateError {
+                template: s.clone(),
+                message: e.to_string(),
+            })?
+        }
         Value::String(s) => Value::String(render(s, ctx)?),
         Value::Array(a) => Value::Array(
             a.iter()
@@ -55,6 +81,12 @@ pub fn render_json(value: &Value, ctx: &Value) -> Result<Value, TemplateError> {
         ),
         other => other.clone(),
     })
+}
+
+/// The expression of a string that is nothing but `{{ expr }}`.
+fn single_expression(s: &str) -> Option<&str> {
+    let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
 }
 
 #[cfg(test)]
@@ -78,7 +110,15 @@ mod tests {
         assert_eq!(render("plain", &ctx).unwrap(), "plain");
         let e = render("{{ inputs.nope }}", &ctx).unwrap_err();
         assert!(e.to_string().contains("inputs.nope"), "{e}");
-        let body = render_json(&json!({"targetSlot": "{{ run.name }}", "n": 1}), &ctx).unwrap();
-        assert_eq!(body, json!({"targetSlot": "r1", "n": 1}));
+        let body = render_json(
+            &json!({"targetSlot": "{{ run.name }}", "n": 1, "capacity": "{{ inputs.replicas }}", "label": "x-{{ inputs.replicas }}"}),
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(
+            body,
+            json!({"targetSlot": "r1", "n": 1, "capacity": 3, "label": "x-3"})
+        );
+        assert!(render_json(&json!("{{ inputs.nope }}"), &ctx).is_err());
     }
 }

@@ -1,9 +1,18 @@
 //! Executors: how an approved run does its work. Each `start` is idempotent for the attempt it
 //! is given (the same Job name, the same patch), so a controller that restarts mid-start never
 //! does the work twice; `poll` reports progress of what was started.
+//!
+//! The external executors (`azure`, `azureDevOps`, `github`, `azureFunction`,
+//! `terraformCloud`) see the run through the narrower [`External`] context (templates,
+//! attempt, [`Providers`]) and need no Kubernetes client.
 
+pub mod azure;
+pub mod azure_devops;
+pub mod github;
+pub mod http_call;
 pub mod job;
 pub mod kubernetes;
+pub mod providers;
 
 use std::collections::BTreeMap;
 
@@ -11,6 +20,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use nexus_api::actions::{ActionSpec, Execution};
 use serde_json::Value;
+
+pub use providers::{External, Providers};
+
+use crate::ingestion::pollers::HttpError;
 
 /// What the executor reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +56,27 @@ pub enum ExecError {
     Invalid(String),
     #[error("the {0} executor is not available in this release")]
     Unsupported(&'static str),
+    /// A provider call failed (names the call, never a credential).
+    #[error("{0}")]
+    Http(#[from] HttpError),
+    /// An integration or credential is missing or unusable (names the object, never a value).
+    #[error("{0}")]
+    Credentials(String),
+}
+
+impl ExecError {
+    /// Worth trying again later: timeouts, connection trouble, rate limits, 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ExecError::Http(h) => match h {
+                HttpError::Timeout { .. }
+                | HttpError::Transport { .. }
+                | HttpError::RateLimited { .. } => true,
+                h => h.status().is_some_and(|s| s >= 500 || s == 429),
+            },
+            _ => false,
+        }
+    }
 }
 
 /// Everything an executor needs about the run.
@@ -55,11 +89,26 @@ pub struct RunContext<'a> {
     pub values: Value,
     pub attempt: i32,
     pub owner: OwnerReference,
+    /// Integrations, credentials and token caches of the external executors.
+    pub providers: &'a Providers,
 }
 
 impl RunContext<'_> {
     pub fn render(&self, t: &str) -> Result<String, ExecError> {
         Ok(crate::actions::template::render(t, &self.values)?)
+    }
+
+    /// The narrower context of the external executors.
+    pub fn external(&self) -> External<'_> {
+        External {
+            providers: self.providers,
+            namespace: self.namespace,
+            run_name: self.run_name,
+            run_uid: &self.owner.uid,
+            attempt: self.attempt,
+            action: self.action,
+            values: &self.values,
+        }
     }
 }
 
@@ -77,7 +126,66 @@ pub async fn start(ctx: &RunContext<'_>, execution: &Execution) -> Result<Progre
     if let Some(k) = &e.kubernetes {
         return kubernetes::run(ctx, k, execution).await;
     }
+    start_external(&ctx.external(), execution).await
+}
+
+/// Starts an external executor's work for this attempt.
+pub async fn start_external(
+    x: &External<'_>,
+    execution: &Execution,
+) -> Result<Progress, ExecError> {
+    let e = &x.action.executor;
+    if let Some(a) = &e.azure {
+        return azure::start(x, a, execution).await;
+    }
+    if let Some(d) = &e.azure_devops {
+        return azure_devops::start(x, d, execution).await;
+    }
+    if let Some(g) = &e.github {
+        return github::start(x, g, execution).await;
+    }
+    if let Some(f) = &e.azure_function {
+        return http_call::function_start(x, f).await;
+    }
+    if let Some(t) = &e.terraform_cloud {
+        return http_call::tfc_start(x, t).await;
+    }
     Err(ExecError::Unsupported(e.kind()))
+}
+
+/// Progress of an external executor's work (after a restart without a recorded reference:
+/// finds what the interrupted start did, starts it when that is safe, or fails as "outcome
+/// unknown").
+pub async fn poll_external(x: &External<'_>, execution: &Execution) -> Result<Progress, ExecError> {
+    let e = &x.action.executor;
+    if let Some(a) = &e.azure {
+        return azure::poll(x, a, execution).await;
+    }
+    if let Some(d) = &e.azure_devops {
+        return azure_devops::poll(x, d, execution).await;
+    }
+    if let Some(g) = &e.github {
+        return github::poll(x, g, execution).await;
+    }
+    if let Some(f) = &e.azure_function {
+        return http_call::function_poll(x, f).await;
+    }
+    if let Some(t) = &e.terraform_cloud {
+        return http_call::tfc_poll(x, t, execution).await;
+    }
+    Err(ExecError::Unsupported(e.kind()))
+}
+
+/// Stops an external executor's work (best effort: pipeline and Terraform runs are cancelled).
+pub async fn stop_external(x: &External<'_>, execution: &Execution) -> Result<(), ExecError> {
+    let e = &x.action.executor;
+    if let Some(d) = &e.azure_devops {
+        return azure_devops::stop(x, d, execution).await;
+    }
+    if let Some(t) = &e.terraform_cloud {
+        return http_call::tfc_stop(x, t, execution).await;
+    }
+    Ok(())
 }
 
 /// Progress of what `start` began.
@@ -91,7 +199,7 @@ pub async fn poll(ctx: &RunContext<'_>, execution: &Execution) -> Result<Progres
         // between doing it and recording it: doing it again is the same operation.
         return kubernetes::run(ctx, k, execution).await;
     }
-    Err(ExecError::Unsupported(e.kind()))
+    poll_external(&ctx.external(), execution).await
 }
 
 /// Stops what `start` began (a cancelled or timed-out run).
@@ -99,5 +207,8 @@ pub async fn stop(ctx: &RunContext<'_>, execution: &Execution) -> Result<(), Exe
     if ctx.action.executor.job.is_some() {
         return job::stop(ctx, execution).await;
     }
-    Ok(())
+    if ctx.action.executor.kubernetes.is_some() {
+        return Ok(());
+    }
+    stop_external(&ctx.external(), execution).await
 }

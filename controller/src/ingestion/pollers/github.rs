@@ -141,7 +141,7 @@ impl GitHubPoller {
     }
 
     /// An installation token (cached until five minutes before it expires).
-    async fn token(&mut self) -> Result<Auth, PollError> {
+    pub async fn token(&mut self) -> Result<Auth, PollError> {
         if let Some((t, until)) = &self.token
             && jiff::Timestamp::now() < *until
         {

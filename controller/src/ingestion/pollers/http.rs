@@ -346,6 +346,17 @@ impl HttpClient {
 
     /// Sends `req`, retrying what is worth retrying; 2xx and 304 are `Ok`.
     pub async fn send(&self, req: &Req) -> Result<Resp, HttpError> {
+        self.exchange(req, false).await
+    }
+
+    /// Like [`send`](Self::send), but a final 4xx/5xx answer is returned as a `Resp` too (after
+    /// the same retries), for callers that read the provider's error body (ARM error codes,
+    /// GitHub validation errors). Transport failures and timeouts are still errors.
+    pub async fn send_any_status(&self, req: &Req) -> Result<Resp, HttpError> {
+        self.exchange(req, true).await
+    }
+
+    async fn exchange(&self, req: &Req, keep_errors: bool) -> Result<Resp, HttpError> {
         let call = req.call();
         let mut attempt = 0u32;
         loop {
@@ -472,6 +483,16 @@ impl HttpClient {
                 tracing::debug!(integration = %self.key, %call, %status, attempt, "server error, retrying");
                 self.backoff(attempt).await;
                 continue;
+            }
+            if keep_errors {
+                return Ok(Resp {
+                    status,
+                    headers,
+                    body,
+                    not_modified: false,
+                    etag: None,
+                    call,
+                });
             }
             let message = error_message(status, &body);
             let code = status.as_u16();
@@ -605,7 +626,8 @@ fn reset_wait(h: &HeaderMap) -> Option<Duration> {
 
 /// What the provider said: GitHub/ADO `message`, ARM/Entra `error.message` /
 /// `error_description`, else the reason phrase. Clipped; never echoes request headers.
-fn error_message(status: StatusCode, body: &[u8]) -> String {
+/// The provider's error text of a non-2xx answer (first line, bounded).
+pub fn error_message(status: StatusCode, body: &[u8]) -> String {
     let v: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let text = v.as_ref().and_then(|v| {
         let s = |p: &str| v.pointer(p).and_then(|m| m.as_str()).map(str::to_string);
