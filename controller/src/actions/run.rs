@@ -257,6 +257,13 @@ async fn step(
                 grants::requester(&name, &ns, &owner, &run.spec.requester),
             )
             .await?;
+            // The requester marker must be in force before any stage opens: otherwise a
+            // requester who is also an approver could approve in the moment between the two
+            // grants reaching kube-apiserver's RBAC cache. A SubjectAccessReview asks the same
+            // authorizer the admission policy asks.
+            if !requester_marked(ctx, &ns, &name, &run.spec.requester).await? {
+                return Ok(Requeue::requeue(Duration::from_millis(250)));
+            }
             // Read from the API, not a cache: the watch event that woke this reconcile may be
             // ahead of any cache, and a missed approval would wait for the next requeue.
             let mine: Vec<ActionApproval> =
@@ -900,6 +907,34 @@ async fn mark_approvals(
             debug!(approval = %name, error = %e, "approval status not written");
         }
     }
+}
+
+/// Whether kube-apiserver already sees `user` as the requester of `run`.
+async fn requester_marked(ctx: &Ctx, ns: &str, run: &str, user: &str) -> Result<bool, Error> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.into()),
+            resource_attributes: Some(ResourceAttributes {
+                group: Some(nexus_api::actions::GROUP.into()),
+                resource: Some("actionruns".into()),
+                subresource: Some(nexus_api::actions::REQUESTER_SUBRESOURCE.into()),
+                namespace: Some(ns.into()),
+                name: Some(run.into()),
+                verb: Some("is".into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SubjectAccessReviewSpec::default()
+        },
+        ..SubjectAccessReview::default()
+    };
+    let answer = Api::<SubjectAccessReview>::all(ctx.client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(Error::Kube)?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
 }
 
 /// Creates or updates a Role and its RoleBinding.
