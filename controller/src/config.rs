@@ -92,6 +92,30 @@ pub struct Config {
     /// Days of audit log segments kept (0 keeps everything).
     #[arg(long, env = "NEXUS_AUDIT_RETENTION_DAYS", default_value_t = 90)]
     pub audit_retention_days: u32,
+    /// File holding a Microsoft Teams incoming-webhook (or Workflows) URL for approval requests
+    /// and outcomes (mount it from a Secret).
+    #[arg(long, env = "NEXUS_NOTIFY_TEAMS_WEBHOOK_FILE")]
+    pub notify_teams_webhook_file: Option<std::path::PathBuf>,
+    /// File holding a Slack incoming-webhook URL.
+    #[arg(long, env = "NEXUS_NOTIFY_SLACK_WEBHOOK_FILE")]
+    pub notify_slack_webhook_file: Option<std::path::PathBuf>,
+    /// SMTP server for e-mail notifications (STARTTLS).
+    #[arg(long, env = "NEXUS_NOTIFY_SMTP_HOST")]
+    pub notify_smtp_host: Option<String>,
+    #[arg(long, env = "NEXUS_NOTIFY_SMTP_PORT", default_value_t = 587)]
+    pub notify_smtp_port: u16,
+    #[arg(long, env = "NEXUS_NOTIFY_SMTP_USERNAME")]
+    pub notify_smtp_username: Option<String>,
+    #[arg(long, env = "NEXUS_NOTIFY_SMTP_PASSWORD_FILE")]
+    pub notify_smtp_password_file: Option<std::path::PathBuf>,
+    #[arg(long, env = "NEXUS_NOTIFY_EMAIL_FROM")]
+    pub notify_email_from: Option<String>,
+    /// Recipients, comma-separated.
+    #[arg(long, env = "NEXUS_NOTIFY_EMAIL_TO", value_delimiter = ',')]
+    pub notify_email_to: Vec<String>,
+    /// Portal base URL, for links in notifications.
+    #[arg(long, env = "NEXUS_PORTAL_URL", default_value = "")]
+    pub portal_url: String,
     /// Run the self-service actions controllers (Action, ActionRun, ActionApproval).
     #[arg(long, env = "NEXUS_ACTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub actions: bool,
@@ -139,6 +163,21 @@ impl Config {
             self.bulk_threshold,
             Duration::from_secs(self.bulk_max_defer_seconds),
         )
+    }
+
+    /// Notification channels for actions.
+    pub fn notify(&self) -> crate::actions::notify::NotifyConfig {
+        crate::actions::notify::NotifyConfig {
+            teams_webhook_file: self.notify_teams_webhook_file.clone(),
+            slack_webhook_file: self.notify_slack_webhook_file.clone(),
+            smtp_host: self.notify_smtp_host.clone(),
+            smtp_port: self.notify_smtp_port,
+            smtp_username: self.notify_smtp_username.clone(),
+            smtp_password_file: self.notify_smtp_password_file.clone(),
+            email_from: self.notify_email_from.clone(),
+            email_to: self.notify_email_to.clone(),
+            portal_url: self.portal_url.clone(),
+        }
     }
 
     /// Ingestion settings.

@@ -109,6 +109,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.watch_namespace.clone(),
             actions::Audit::new(sinks),
             std::sync::Arc::new(providers),
+            cfg.notify(),
             stop_controllers_early.clone(),
         ));
     }

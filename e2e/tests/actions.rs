@@ -462,6 +462,34 @@ fn jobs_of(ns: &str, run: &str) -> usize {
     out.lines().filter(|l| !l.trim().is_empty()).count()
 }
 
+/// A local Teams and Slack: every POSTed JSON body, by path.
+async fn fake_chat() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use axum::{Router, extract::Path, routing::post};
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+    let store = seen.clone();
+    let app = Router::new().route(
+        "/{channel}",
+        post(
+            move |Path(channel): Path<String>, axum::Json(body): axum::Json<Value>| {
+                let store = store.clone();
+                async move {
+                    store.lock().unwrap().push((channel, body));
+                    "1"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
 #[tokio::test]
 async fn stages_timeouts_jobs_cancel_rollback_and_exactly_once() {
     install_policies();
@@ -545,8 +573,22 @@ spec:
     )
     .unwrap();
     assert!(ok, "actions/ must apply: {out}{err}");
+    let (chat, messages) = fake_chat().await;
+    let hooks = std::env::temp_dir().join(format!("nexus-hooks-{n}"));
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::write(hooks.join("teams"), format!("{chat}/teams\n")).unwrap();
+    std::fs::write(hooks.join("slack"), format!("{chat}/slack")).unwrap();
     let mut opts = ControllerOptions::for_namespace(n, "actions-flow");
-    opts.extra_args = vec!["--polling".into(), "false".into()];
+    opts.extra_args = vec![
+        "--polling".into(),
+        "false".into(),
+        "--notify-teams-webhook-file".into(),
+        hooks.join("teams").display().to_string(),
+        "--notify-slack-webhook-file".into(),
+        hooks.join("slack").display().to_string(),
+        "--portal-url".into(),
+        "https://nexus.contoso.example".into(),
+    ];
     let mut c = ControllerProcess::start(&opts).unwrap();
     let dana: (&str, &[&str]) = ("dana", &["devs"]);
 
@@ -626,6 +668,51 @@ spec:
         Some("Approved")
     );
 
+    // Approvers heard about each stage, and everyone about the outcome, on Teams and Slack.
+    wait_for("notifications", WAIT, || {
+        let messages = messages.clone();
+        async move {
+            let all = messages.lock().unwrap().clone();
+            let text = |channel: &str, needle: &str| {
+                all.iter()
+                    .filter(|(c, b)| {
+                        c == channel
+                            && b.to_string().contains(needle)
+                            && b.to_string().contains("/staged")
+                    })
+                    .count()
+            };
+            let done = text("teams", "Approval requested") >= 2
+                && text("slack", "Approval requested") >= 2
+                && text("teams", "Succeeded") >= 1
+                && text("slack", "Succeeded") >= 1;
+            Ok(if done {
+                Ok(())
+            } else {
+                Err(format!("{} messages so far: {all:?}", all.len()))
+            })
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+    let all = messages.lock().unwrap().clone();
+    let teams = all
+        .iter()
+        .find(|(c, b)| c == "teams" && b.to_string().contains("Approval requested"))
+        .unwrap();
+    assert!(
+        teams
+            .1
+            .to_string()
+            .contains("https://nexus.contoso.example/actions/runs/"),
+        "{}",
+        teams.1
+    );
+    assert_eq!(
+        teams.1["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+
     // Time-boxed: auto-approval and auto-rejection.
     apply_as_ok(n, dana, &plain_run("auto-yes", "auto-approve", "dana"));
     apply_as_ok(n, dana, &plain_run("auto-no", "auto-reject", "dana"));
@@ -690,5 +777,6 @@ spec:
         assert_eq!(jobs_of(n, r), 1, "run {r} must have exactly one Job");
     }
     drop(c);
+    let _ = std::fs::remove_dir_all(&hooks);
     ns.delete().await;
 }

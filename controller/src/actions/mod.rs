@@ -15,6 +15,7 @@ pub mod audit;
 pub mod executors;
 pub mod grants;
 pub mod inputs;
+pub mod notify;
 pub mod run;
 pub mod template;
 
@@ -46,6 +47,8 @@ pub struct Ctx {
     pub client: Client,
     pub recorder: Recorder,
     pub audit: Audit,
+    pub notifier: Option<Arc<nexus_audit::notify::Notifier>>,
+    pub portal_url: String,
     /// Integrations and credentials of the external executors.
     pub providers: Arc<executors::Providers>,
 }
@@ -57,12 +60,22 @@ pub async fn run(
     namespace: Option<String>,
     audit: Audit,
     providers: Arc<executors::Providers>,
+    notify: notify::NotifyConfig,
     shutdown: CancellationToken,
 ) {
+    let notifier = match notify::notifier(&notify) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "notifications are off");
+            None
+        }
+    };
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         recorder,
         audit,
+        notifier,
+        portal_url: notify.portal_url.clone(),
         providers,
     });
     let (runs, actions, approvals_api, jobs): (

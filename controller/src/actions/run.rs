@@ -23,6 +23,7 @@ use nexus_api::{
     },
     conditions::{self, FALSE, NewCondition, TRUE},
 };
+use nexus_audit::notify::NotificationKind;
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
@@ -307,11 +308,29 @@ async fn step(
                         Some(&grants::stage_grant_name(&name, &stage)),
                     )
                     .await?;
+                    let message = format!("waiting for stage {stage}");
+                    let already = conditions::find(&status.conditions, c::APPROVED)
+                        .is_some_and(|c| c.message == message);
+                    if !already {
+                        let mut people = approvers.groups.clone();
+                        people.extend(approvers.users.clone());
+                        super::notify::send(
+                            &ctx.notifier,
+                            &ctx.portal_url,
+                            run,
+                            super::notify::Message {
+                                kind: NotificationKind::ApprovalRequested,
+                                stage: Some(stage.clone()),
+                                people,
+                                reason: None,
+                            },
+                        );
+                    }
                     t.set.push(NewCondition::new(
                         c::APPROVED,
                         FALSE,
                         "WaitingForApproval",
-                        format!("waiting for stage {stage}"),
+                        message,
                     ));
                     t.phase = Some(phase::WAITING);
                     let wait = status
@@ -815,6 +834,37 @@ async fn commit(
             )
             .await
             .map_err(Error::Kube)?;
+    }
+    for (kind, details) in &t.audit {
+        let outcome = match *kind {
+            "run.approved" => Some(NotificationKind::Approved),
+            "run.rejected" => Some(NotificationKind::Rejected),
+            "run.expired" => Some(NotificationKind::Expired),
+            "run.succeeded" => Some(NotificationKind::Succeeded),
+            "run.failed" => Some(NotificationKind::Failed),
+            _ => None,
+        };
+        if let Some(kind) = outcome {
+            let people: Vec<String> = status
+                .stages
+                .iter()
+                .flat_map(|s| s.approvals.iter().map(|a| a.author.clone()))
+                .collect();
+            super::notify::send(
+                &ctx.notifier,
+                &ctx.portal_url,
+                run,
+                super::notify::Message {
+                    kind,
+                    stage: None,
+                    people,
+                    reason: details
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                },
+            );
+        }
     }
     for (kind, details) in t.audit {
         ctx.audit
