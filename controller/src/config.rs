@@ -116,6 +116,10 @@ pub struct Config {
     /// Portal base URL, for links in notifications.
     #[arg(long, env = "NEXUS_PORTAL_URL", default_value = "")]
     pub portal_url: String,
+    /// How long finished ActionRuns stay before their final status is archived to the audit log
+    /// and they are deleted (`168h` by default; `0` keeps them).
+    #[arg(long, env = "NEXUS_RUN_TTL", default_value = "168h")]
+    pub run_ttl: String,
     /// Run the self-service actions controllers (Action, ActionRun, ActionApproval).
     #[arg(long, env = "NEXUS_ACTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub actions: bool,
@@ -163,6 +167,21 @@ impl Config {
             self.bulk_threshold,
             Duration::from_secs(self.bulk_max_defer_seconds),
         )
+    }
+
+    /// `--run-ttl` as a duration (None: keep runs).
+    pub fn run_ttl(&self) -> Result<Option<Duration>, String> {
+        if self.run_ttl == "0" {
+            return Ok(None);
+        }
+        nexus_api::integrations::common::parse_duration(&self.run_ttl)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "--run-ttl {:?} is not a duration like 168h or 30m (0 keeps runs)",
+                    self.run_ttl
+                )
+            })
     }
 
     /// Notification channels for actions.
@@ -226,6 +245,7 @@ impl Config {
             return Err("--concurrency must be at least 1".into());
         }
         self.ingest()?;
+        self.run_ttl()?;
         Ok(())
     }
 }

@@ -106,10 +106,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(actions::run(
             client.clone(),
             recorder.clone(),
-            cfg.watch_namespace.clone(),
             actions::Audit::new(sinks),
             std::sync::Arc::new(providers),
-            cfg.notify(),
+            actions::Settings {
+                namespace: cfg.watch_namespace.clone(),
+                notify: cfg.notify(),
+                run_ttl: cfg.run_ttl().map_err(anyhow::Error::msg)?,
+            },
             stop_controllers_early.clone(),
         ));
     }

@@ -780,3 +780,92 @@ spec:
     let _ = std::fs::remove_dir_all(&hooks);
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn finished_runs_are_archived_to_the_audit_log_after_their_ttl() {
+    install_policies();
+    let client = client().await.unwrap();
+    let ns = TestNamespace::create(&client, "actions-ttl").await.unwrap();
+    let n = ns.name.as_str();
+    wait_policies_enforced(n);
+    admin_apply(
+        n,
+        &[
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: nexus-action-runner}\n"
+                .to_string(),
+            action_yaml(
+                "quick-job",
+                "    stages: []",
+                "    job:\n      image: busybox:1.36\n      command: [\"true\"]",
+                "",
+            ),
+        ]
+        .join("\n---\n"),
+    );
+    let audit_dir = std::env::temp_dir().join(format!("nexus-audit-{n}"));
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    let mut opts = ControllerOptions::for_namespace(n, "actions-ttl");
+    opts.extra_args = vec![
+        "--polling".into(),
+        "false".into(),
+        "--run-ttl".into(),
+        "3s".into(),
+        "--audit-log-dir".into(),
+        audit_dir.display().to_string(),
+    ];
+    let c = ControllerProcess::start(&opts).unwrap();
+    // As the controller's identity: it may run anything (no runner grant needed).
+    admin_apply(n, &plain_run("short-lived", "quick-job", "nexus-admin"));
+    wait_phase(n, "short-lived", "Succeeded", &c).await;
+    wait_for("the run archived and deleted", WAIT, || async {
+        let (_, out, err) = kubectl(
+            &[
+                "get",
+                "actionruns.actions.nexus.dev",
+                "short-lived",
+                "-n",
+                n,
+                "--ignore-not-found",
+                "-o",
+                "name",
+            ],
+            None,
+        )
+        .unwrap();
+        Ok(if out.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(format!("still there {out}{err}"))
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+    drop(c);
+    let text: String = std::fs::read_dir(&audit_dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let archived = text
+        .lines()
+        .find(|l| l.contains("\"run.archived\""))
+        .expect("a run.archived entry");
+    assert!(
+        archived.contains("\"Succeeded\""),
+        "the final status is archived: {archived}"
+    );
+    let nexus = nexus_e2e::debug_bin("nexus", "NEXUS_CLI_BIN");
+    let out = std::process::Command::new(&nexus)
+        .args(["audit", "verify"])
+        .arg(&audit_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    ns.delete().await;
+}

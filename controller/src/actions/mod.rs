@@ -49,20 +49,36 @@ pub struct Ctx {
     pub audit: Audit,
     pub notifier: Option<Arc<nexus_audit::notify::Notifier>>,
     pub portal_url: String,
+    /// How long finished runs stay before they are archived to the audit log and deleted.
+    pub run_ttl: Option<Duration>,
     /// Integrations and credentials of the external executors.
     pub providers: Arc<executors::Providers>,
 }
 
 /// Runs the Action and ActionRun controllers until `shutdown` (leader only).
+/// How the actions controllers run (from the controller's flags).
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Watch only this namespace (all when None).
+    pub namespace: Option<String>,
+    pub notify: notify::NotifyConfig,
+    /// How long finished runs stay before they are archived and deleted (kept when None).
+    pub run_ttl: Option<Duration>,
+}
+
 pub async fn run(
     client: Client,
     recorder: Recorder,
-    namespace: Option<String>,
     audit: Audit,
     providers: Arc<executors::Providers>,
-    notify: notify::NotifyConfig,
+    settings: Settings,
     shutdown: CancellationToken,
 ) {
+    let Settings {
+        namespace,
+        notify,
+        run_ttl,
+    } = settings;
     let notifier = match notify::notifier(&notify) {
         Ok(n) => n,
         Err(e) => {
@@ -76,6 +92,7 @@ pub async fn run(
         audit,
         notifier,
         portal_url: notify.portal_url.clone(),
+        run_ttl,
         providers,
     });
     let (runs, actions, approvals_api, jobs): (

@@ -123,7 +123,7 @@ pub async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Ctx>) -> Result<Requeue, Er
         status.finished_at = None;
     } else if terminal(&status) {
         cleanup_grants(&ctx, &ns, &name, None).await?;
-        return Ok(Requeue::await_change());
+        return archive_when_due(&run, &ctx, &status).await;
     }
 
     let outcome = step(&run, &ctx, &mut status, &mut t).await;
@@ -957,6 +957,46 @@ async fn mark_approvals(
             debug!(approval = %name, error = %e, "approval status not written");
         }
     }
+}
+
+/// A finished run stays for `--run-ttl`, then its final status goes to the audit log
+/// (`run.archived`) and the object is deleted, so etcd holds recent runs only.
+async fn archive_when_due(
+    run: &ActionRun,
+    ctx: &Ctx,
+    status: &ActionRunStatus,
+) -> Result<Requeue, Error> {
+    let (Some(ttl), Some(finished)) = (ctx.run_ttl, status.finished_at.as_ref()) else {
+        return Ok(Requeue::await_change());
+    };
+    let age = jiff::Timestamp::now().duration_since(finished.0);
+    let age = Duration::try_from(age).unwrap_or_default();
+    if age < ttl {
+        return Ok(Requeue::requeue(ttl - age + Duration::from_millis(200)));
+    }
+    let ns = run.namespace().unwrap_or_default();
+    let name = run.name_any();
+    ctx.audit
+        .record(AuditEvent {
+            kind: "run.archived".into(),
+            actor: "nexus-controller".into(),
+            run: format!("{ns}/{name}"),
+            action: run.spec.action.clone(),
+            target: run.spec.target.clone(),
+            requester: run.spec.requester.clone(),
+            details: json!({"spec": run.spec, "status": status}),
+        })
+        .await;
+    match Api::<ActionRun>::namespaced(ctx.client.clone(), &ns)
+        .delete(&name, &DeleteParams::default())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => return Err(Error::Kube(e)),
+    }
+    info!(run = %format!("{ns}/{name}"), "archived to the audit log and deleted");
+    Ok(Requeue::await_change())
 }
 
 /// Whether kube-apiserver already sees `user` as the requester of `run`.
