@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::rsa_key;
+
 use std::{
     collections::HashMap,
     future::Future,
@@ -653,27 +656,6 @@ async fn ado_run_pipeline_polls_to_completion_and_never_starts_twice() {
 }
 
 // --- github ---------------------------------------------------------------------------------
-
-/// A fresh RSA key pair (private PKCS#1 PEM, public SPKI PEM).
-fn rsa_key() -> (Vec<u8>, Vec<u8>) {
-    let out = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .expect("openssl is needed to make a test RSA key");
-    assert!(out.status.success(), "openssl genrsa failed");
-    let private = out.stdout;
-    let mut child = std::process::Command::new("openssl")
-        .args(["rsa", "-pubout"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&private).unwrap();
-    let public = child.wait_with_output().unwrap().stdout;
-    (private, public)
-}
 
 const GH_TOKEN: &str = "ghs_executor_test_token";
 

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::rsa_key;
+
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
     sync::{Arc, Mutex},
@@ -235,27 +238,6 @@ fn paths(log: &Arc<Mutex<Vec<Seen>>>) -> Vec<String> {
 }
 
 // --- GitHub ---------------------------------------------------------------------------------
-
-/// A fresh RSA key pair (private PKCS#1 PEM as GitHub issues them, public SPKI PEM).
-fn rsa_key() -> (Vec<u8>, Vec<u8>) {
-    let out = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .expect("openssl is needed to make a test RSA key");
-    assert!(out.status.success(), "openssl genrsa failed");
-    let private = out.stdout;
-    let mut child = std::process::Command::new("openssl")
-        .args(["rsa", "-pubout"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&private).unwrap();
-    let public = child.wait_with_output().unwrap().stdout;
-    (private, public)
-}
 
 struct GitHub {
     base: String,

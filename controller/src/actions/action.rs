@@ -27,6 +27,10 @@ pub async fn reconcile(action: Arc<Action>, ctx: Arc<Ctx>) -> Result<Requeue, Er
     if action.spec.executor.kind() == "none" {
         problems.push("no executor set".into());
     }
+    // An Action whose runs could only fail is not Ready.
+    if let Some(why) = super::executors::unavailable(&action.spec.executor) {
+        problems.push(why);
+    }
     if let Some(owner) = action.controller_owner_ref(&()) {
         let (role, binding) = grants::runners(&name, &ns, &owner, &action.spec.runners);
         let pp = PatchParams::apply(MANAGER).force();

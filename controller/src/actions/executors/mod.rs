@@ -117,6 +117,15 @@ pub fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ExecErro
     move |source| ExecError::Kube { what, source }
 }
 
+/// Why an executor cannot run in this release (the Action reports it on its Ready condition).
+pub fn unavailable(e: &nexus_api::actions::Executor) -> Option<String> {
+    use nexus_api::actions::executor::KubernetesOperation;
+    e.kubernetes
+        .as_ref()
+        .filter(|k| k.operation == KubernetesOperation::Exec)
+        .map(|_| ExecError::Unsupported("kubernetes exec").to_string())
+}
+
 /// Starts (or re-finds) the work for this attempt.
 pub async fn start(ctx: &RunContext<'_>, execution: &Execution) -> Result<Progress, ExecError> {
     let e = &ctx.action.executor;
