@@ -125,12 +125,13 @@ build_helm() {
 # kwok's module has no replace directives, so `go install pkg@version` works; run from a
 # throw-away dir so no surrounding go.mod/go.work interferes. The cache dir is not keyed by
 # KWOK_VERSION, so the version is checked through a stamp file written last.
-# Beside the binary, in ../share/kwok, go the manifests hack/cluster.sh applies: the Stage CRD and
+# Beside the binary, in ../share/kwok, go the manifests hack/cluster.sh applies: the Stage, Exec
+# and Logs CRDs and
 # the stages kwokctl uses by default (node: initialize + lease heartbeat; pod: fast = ready,
 # complete for Job pods, delete).
 KWOK_MANIFESTS="$(dirname "$OUT")/share/kwok"
 build_kwok() {
-    [[ -x "$OUT/kwok" && -s "$KWOK_MANIFESTS/stages.yaml" &&
+    [[ -x "$OUT/kwok" && -s "$KWOK_MANIFESTS/stages.yaml" && -s "$KWOK_MANIFESTS/crd-logs.yaml" &&
         "$(cat "$OUT/kwok.version" 2>/dev/null)" == "$KWOK_VERSION" ]] && return 0
     local work="$CACHE/src/kwok-$KWOK_VERSION"
     mkdir -p "$work/bin" "$KWOK_MANIFESTS"
@@ -145,6 +146,8 @@ build_kwok() {
         sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
     [[ -d "$src/kustomize" ]] || { log "kwok module source not found (got '$src')"; exit 1; }
     cp "$src/kustomize/crd/bases/kwok.x-k8s.io_stages.yaml" "$KWOK_MANIFESTS/crd-stages.yaml.tmp"
+    cp "$src/kustomize/crd/bases/kwok.x-k8s.io_execs.yaml" "$KWOK_MANIFESTS/crd-execs.yaml.tmp"
+    cp "$src/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$KWOK_MANIFESTS/crd-logs.yaml.tmp"
     local f
     for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
         pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
@@ -153,6 +156,8 @@ build_kwok() {
     done >"$KWOK_MANIFESTS/stages.yaml.tmp"
     chmod 644 "$KWOK_MANIFESTS"/*.tmp # the module cache is read-only
     mv -f "$KWOK_MANIFESTS/crd-stages.yaml.tmp" "$KWOK_MANIFESTS/crd-stages.yaml"
+    mv -f "$KWOK_MANIFESTS/crd-execs.yaml.tmp" "$KWOK_MANIFESTS/crd-execs.yaml"
+    mv -f "$KWOK_MANIFESTS/crd-logs.yaml.tmp" "$KWOK_MANIFESTS/crd-logs.yaml"
     mv -f "$KWOK_MANIFESTS/stages.yaml.tmp" "$KWOK_MANIFESTS/stages.yaml"
     mv -f "$work/bin/kwok" "$OUT/kwok"
     echo "$KWOK_VERSION" >"$OUT/kwok.version"

@@ -112,7 +112,7 @@ gen_pki() {
     chmod 700 "$PKI"
     # A fresh CA invalidates everything it signed.
     if gen_ca ca nexus-cluster-ca; then
-        rm -f "$PKI"/{apiserver,admin,kube-controller-manager,kube-scheduler,kwok,nexus-apiserver}.{crt,key}
+        rm -f "$PKI"/{apiserver,apiserver-kubelet-client,admin,kube-controller-manager,kube-scheduler,kwok,kwok-serving,nexus-apiserver}.{crt,key}
     fi
     if gen_ca front-proxy-ca nexus-front-proxy-ca; then
         rm -f "$PKI"/front-proxy-client.{crt,key}
@@ -123,6 +123,11 @@ gen_pki() {
     gen_cert kube-controller-manager ca /CN=system:kube-controller-manager clientAuth
     gen_cert kube-scheduler ca /CN=system:kube-scheduler clientAuth
     gen_cert kwok ca /CN=nexus:kwok clientAuth
+    # kwok also plays the node's kubelet API (exec, logs): kube-apiserver connects to it over TLS
+    # as kubelets are reached, verifying this certificate against the cluster CA.
+    gen_cert kwok-serving ca /CN=system:node:kwok-node-0 serverAuth \
+        "IP:127.0.0.1, DNS:localhost, DNS:kwok-node-0"
+    gen_cert apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
     gen_cert front-proxy-client front-proxy-ca /CN=front-proxy-client clientAuth
     # Serving certificate of a locally run nexus-apiserver; kube-apiserver checks it against the
     # APIService's Service name, and curl/browsers against localhost.
@@ -293,9 +298,9 @@ apiserver_ready() { [[ "$(kubectl_admin --request-timeout=3s get --raw /readyz 2
 # /healthz is in kube-controller-manager's --authorization-always-allow-paths; its serving cert
 # is self-signed, hence -k.
 kcm_healthy() { [[ "$(curl -ksS --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz")" == ok ]]; }
-# Likewise kube-scheduler's; kwok serves plain HTTP.
+# Likewise kube-scheduler's; kwok serves HTTPS with a certificate of the cluster CA.
 scheduler_healthy() { [[ "$(curl -ksS --max-time 2 "https://127.0.0.1:$SCHED_PORT/healthz")" == ok ]]; }
-kwok_healthy() { [[ "$(curl -sS --max-time 2 "http://127.0.0.1:$KWOK_PORT/healthz")" == ok ]]; }
+kwok_healthy() { [[ "$(curl -sS --max-time 2 --cacert "$PKI/ca.crt" "https://127.0.0.1:$KWOK_PORT/healthz")" == ok ]]; }
 
 node_ready() {
     [[ "$(kubectl_admin get node "$KWOK_NODE" \
@@ -391,6 +396,10 @@ start_apiserver() {
         --proxy-client-cert-file "$PKI/front-proxy-client.crt" \
         --proxy-client-key-file "$PKI/front-proxy-client.key" \
         --allow-privileged=true \
+        --kubelet-certificate-authority "$PKI/ca.crt" \
+        --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+        --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+        --kubelet-preferred-address-types InternalIP \
         --max-requests-inflight 1000 \
         --max-mutating-requests-inflight 500
     wait_for kube-apiserver "/readyz" apiserver_ready
@@ -471,6 +480,11 @@ apply_kwok_stages() {
     kubectl_admin apply --server-side -f "$share/crd-stages.yaml" >/dev/null
     kubectl_admin wait --for condition=Established --timeout 30s crd/stages.kwok.x-k8s.io >/dev/null
     kubectl_admin apply --server-side --force-conflicts -f "$share/stages.yaml" >/dev/null
+    # Exec and Logs: what `kubectl exec` and `kubectl logs` do on the simulated node (tests
+    # declare them per pod: a local command, a log file).
+    kubectl_admin apply --server-side -f "$share/crd-execs.yaml" -f "$share/crd-logs.yaml" >/dev/null
+    kubectl_admin wait --for condition=Established --timeout 30s \
+        crd/execs.kwok.x-k8s.io crd/logs.kwok.x-k8s.io >/dev/null
     # A restarted kwok has a new holder identity and would wait for the old Lease to expire
     # (40 s) before renewing it; drop it so the node's heartbeat continues at once.
     kubectl_admin -n kube-node-lease delete lease "$KWOK_NODE" --ignore-not-found >/dev/null
@@ -479,7 +493,8 @@ apply_kwok_stages() {
 # KWOK_WORKDIR: keep a user's ~/.kwok/kwok.yaml out; it would be loaded as extra config.
 # --node-lease-duration-seconds: kwok renews the node's Lease, as kubelet does, so the node
 # lifecycle controller keeps the node Ready. Pod IPs (--cidr) and the node IP stay out of the
-# Service range (10.0.0.0/24).
+# Service range (10.0.0.0/24). The node's address is loopback and its kubelet port is kwok's own
+# server, so kube-apiserver reaches it for exec and logs.
 start_kwok() {
     mkdir -p "$STATE/kwok"
     KWOK_WORKDIR="$STATE/kwok" start kwok \
@@ -487,10 +502,13 @@ start_kwok() {
         --server-address "127.0.0.1:$KWOK_PORT" \
         --manage-all-nodes=false \
         --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-        --enable-crds Stage \
+        --tls-cert-file "$PKI/kwok-serving.crt" \
+        --tls-private-key-file "$PKI/kwok-serving.key" \
+        --enable-crds Stage,Exec,Logs \
         --node-lease-duration-seconds 40 \
         --cidr 10.244.0.0/16 \
-        --node-ip 10.240.0.1
+        --node-ip 127.0.0.1 \
+        --node-port "$KWOK_PORT"
     wait_for kwok "/healthz" kwok_healthy
 }
 

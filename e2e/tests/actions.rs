@@ -617,26 +617,17 @@ spec:
         })
         .collect();
     assert!(library.len() >= 30, "{library:?}");
-    // Every library Action is Ready, except the one whose executor this release cannot run
-    // (kubernetes exec), which says so instead of accepting runs that could only fail.
+    // Every library Action is Ready.
     wait_for("every library Action Ready", WAIT, || {
         let library = library.clone();
         async move {
             let wrong: Vec<String> = library
                 .iter()
                 .filter(|a| {
-                    let ready = get_json(n, "actions.actions.nexus.dev", a)
-                        .pointer("/status/conditions/0")
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    if a.as_str() == "aks-pod-exec" {
-                        !(ready["status"] == "False"
-                            && ready["message"]
-                                .as_str()
-                                .is_some_and(|m| m.contains("exec executor is not available")))
-                    } else {
-                        ready["status"] != "True"
-                    }
+                    get_json(n, "actions.actions.nexus.dev", a)
+                        .pointer("/status/conditions/0/status")
+                        .and_then(Value::as_str)
+                        != Some("True")
                 })
                 .cloned()
                 .collect();
@@ -877,5 +868,573 @@ async fn finished_runs_are_archived_to_the_audit_log_after_their_ttl() {
     );
     verify_audit(&audit_dir).unwrap_or_else(|e| panic!("{e}"));
     let _ = std::fs::remove_dir_all(&audit_dir);
+    ns.delete().await;
+}
+
+/// What the local Azure saw: every request as `METHOD path?query` with its JSON body.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+/// A local Entra ID, Azure Resource Manager and Key Vault on one loopback port: the token
+/// endpoint; `POST …/slotsswap` answered 202 with an `Azure-AsyncOperation` that reports
+/// `InProgress` once and then `Succeeded`; `PUT …/resourcegroups/{name}` answered 201 as ARM
+/// does; Key Vault's Set Secret answered with a new version id.
+async fn fake_arm() -> (String, Seen) {
+    use axum::{
+        Router,
+        body::Bytes,
+        http::{HeaderMap, Method, StatusCode, Uri, header},
+        response::IntoResponse,
+    };
+    let seen: Seen = Default::default();
+    let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let store = seen.clone();
+    let origin = base.clone();
+    let app = Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+        let store = store.clone();
+        let polls = polls.clone();
+        let base = origin.clone();
+        async move {
+            let path = uri.path().to_string();
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            store
+                .lock()
+                .unwrap()
+                .push((format!("{method} {uri}"), json.clone()));
+            let ok = |v: Value| (StatusCode::OK, HeaderMap::new(), axum::Json(v));
+            if path.ends_with("/oauth2/v2.0/token") {
+                return ok(
+                    serde_json::json!({"access_token": "arm-token", "token_type": "Bearer", "expires_in": 3600}),
+                )
+                .into_response();
+            }
+            if method == Method::POST && path.ends_with("/slotsswap") {
+                let mut h = HeaderMap::new();
+                h.insert(
+                    "Azure-AsyncOperation",
+                    format!("{base}/subscriptions/op/providers/Microsoft.Web/operations/swap-1?api-version=2023-12-01")
+                        .parse()
+                        .unwrap(),
+                );
+                h.insert(header::RETRY_AFTER, "1".parse().unwrap());
+                return (StatusCode::ACCEPTED, h, axum::Json(Value::Null)).into_response();
+            }
+            if method == Method::GET && path.ends_with("/operations/swap-1") {
+                let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let status = if n == 0 { "InProgress" } else { "Succeeded" };
+                return ok(serde_json::json!({"status": status})).into_response();
+            }
+            if method == Method::PUT && path.contains("/resourcegroups/") {
+                let name = path.rsplit('/').next().unwrap_or_default();
+                let mut answer = json.clone();
+                answer["id"] = Value::String(path.clone());
+                answer["name"] = Value::String(name.to_string());
+                answer["properties"] = serde_json::json!({"provisioningState": "Succeeded"});
+                return (StatusCode::CREATED, HeaderMap::new(), axum::Json(answer)).into_response();
+            }
+            if method == Method::PUT && path.contains("/secrets/") {
+                let id = format!("{base}{path}/0a1b2c3d4e5f40718293a4b5c6d7e8f9");
+                return ok(serde_json::json!({
+                    "id": id,
+                    "attributes": {"enabled": true, "created": 1764115200, "updated": 1764115200},
+                    "tags": json["tags"],
+                }))
+                .into_response();
+            }
+            (
+                StatusCode::NOT_FOUND,
+                HeaderMap::new(),
+                axum::Json(serde_json::json!({"error": {"code": "NotFound", "message": format!("no fake for {method} {path}")}})),
+            )
+                .into_response()
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, seen)
+}
+
+/// The library manifest `actions/<file>`, with `edit` applied to its text.
+fn library_action(file: &str, edit: impl Fn(String) -> String) -> String {
+    edit(std::fs::read_to_string(repo_root().join("actions").join(file)).unwrap())
+}
+
+/// The Phase 2 exit scenario's Azure half, with the built-in library's own manifests: a slot
+/// swap after a lead's approval (a long-running ARM operation followed to its end), a Key Vault
+/// secret rotated without its value appearing anywhere, and a dev environment provisioned with
+/// no approval — against a local ARM, Entra and Key Vault, with the audit chain verified.
+#[tokio::test]
+async fn slot_swap_secret_rotation_and_dev_environment_against_a_local_azure() {
+    install_policies();
+    let client = client().await.unwrap();
+    let ns = TestNamespace::create(&client, "actions-azure")
+        .await
+        .unwrap();
+    let n = ns.name.as_str();
+    wait_policies_enforced(n);
+    let (arm, seen) = fake_arm().await;
+    let sub = "cfbbd179-59d2-4052-aa06-9270a38aa9d6";
+    let site = format!(
+        "/subscriptions/{sub}/resourceGroups/rg-web/providers/Microsoft.Web/sites/checkout-web"
+    );
+    let vault = format!(
+        "/subscriptions/{sub}/resourceGroups/rg-web/providers/Microsoft.KeyVault/vaults/kv-checkout"
+    );
+    admin_apply(
+        n,
+        &format!(
+            r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: people}}
+rules:
+  - apiGroups: ["actions.nexus.dev"]
+    resources: ["actions", "actionruns", "actionapprovals"]
+    verbs: ["get", "list", "watch", "create"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: people}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}}
+subjects:
+  - {{kind: Group, name: nexus-developers, apiGroup: rbac.authorization.k8s.io}}
+  - {{kind: Group, name: nexus-team-leads, apiGroup: rbac.authorization.k8s.io}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: azure}}
+stringData: {{client-secret: not-a-real-secret}}
+---
+apiVersion: integrations.nexus.dev/v1alpha1
+kind: AzureSubscriptionSource
+metadata: {{name: nexus-azure}}
+spec:
+  subscriptions: ["{sub}"]
+  namespaces: {{default: {n}}}
+  auth:
+    tenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47
+    clientId: 3f0c8c55-1a2b-4c3d-9e8f-0a1b2c3d4e5f
+    clientSecretRef: {{name: azure, key: client-secret}}
+    authorityHost: {arm}
+  armUrl: {arm}
+---
+apiVersion: catalog.nexus.dev/v1alpha1
+kind: AzureResource
+metadata: {{name: checkout-web}}
+spec:
+  resourceId: {site}
+  type: microsoft.web/sites
+  subscriptionId: {sub}
+  resourceGroup: rg-web
+  region: westeurope
+---
+apiVersion: catalog.nexus.dev/v1alpha1
+kind: AzureResource
+metadata: {{name: kv-checkout}}
+spec:
+  resourceId: {vault}
+  type: microsoft.keyvault/vaults
+  subscriptionId: {sub}
+  resourceGroup: rg-web
+  region: westeurope
+---
+apiVersion: catalog.nexus.dev/v1alpha1
+kind: Environment
+metadata: {{name: dev}}
+spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
+"#
+        ),
+    );
+    // The library's manifests as shipped; only the vault host points at the local Key Vault
+    // (a real vault is `https://<name>.vault.azure.net`).
+    admin_apply(
+        n,
+        &[
+            library_action("appservice-swap-slots.yaml", |s| s),
+            library_action("keyvault-rotate-secret.yaml", |s| {
+                s.replace(
+                    "\"https://{{ target.spec.resourceId | split('/') | last }}.vault.azure.net\"",
+                    &format!("\"{arm}/kv/{{{{ target.spec.resourceId | split('/') | last }}}}\""),
+                )
+            }),
+            library_action("provision-dev-environment.yaml", |s| s),
+        ]
+        .join("---\n"),
+    );
+    let audit_dir = std::env::temp_dir().join(format!("nexus-audit-{n}"));
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    let mut opts = ControllerOptions::for_namespace(n, "actions-azure");
+    opts.extra_args = vec![
+        "--polling".into(),
+        "false".into(),
+        "--integrations-namespace".into(),
+        n.into(),
+        "--audit-log-dir".into(),
+        audit_dir.display().to_string(),
+    ];
+    let c = ControllerProcess::start(&opts).unwrap();
+    for action in [
+        "appservice-swap-slots",
+        "keyvault-rotate-secret",
+        "provision-dev-environment",
+    ] {
+        wait_for(&format!("Action {action} Ready"), WAIT, || async move {
+            let v = get_json(n, "actions.actions.nexus.dev", action);
+            let ready = v
+                .pointer("/status/conditions/0/status")
+                .and_then(Value::as_str)
+                == Some("True");
+            Ok(if ready {
+                Ok(())
+            } else {
+                Err(v["status"].to_string())
+            })
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+    }
+    let dana: (&str, &[&str]) = ("dana", &["nexus-developers"]);
+    let lee: (&str, &[&str]) = ("lee", &["nexus-team-leads"]);
+    let run = |name: &str, action: &str, target: &str, inputs: &str| {
+        format!(
+            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec:\n  action: {action}\n  target: {target}\n  requester: dana\n  inputs: {inputs}\n"
+        )
+    };
+    let approve = |name: &str, run: &str| {
+        format!(
+            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionApproval\nmetadata: {{name: {name}}}\nspec: {{run: {run}, stage: lead, decision: Approve, author: lee, comment: go}}\n"
+        )
+    };
+    let calls = |what: &str| -> Vec<(String, Value)> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|(line, _)| line.contains(what))
+            .cloned()
+            .collect()
+    };
+
+    // Slot swap: nothing reaches ARM before the lead approves; then exactly one POST, and the
+    // run follows the operation until ARM reports Succeeded.
+    apply_as_ok(
+        n,
+        dana,
+        &run(
+            "swap",
+            "appservice-swap-slots",
+            &format!("azureresource:{n}/checkout-web"),
+            "{slot: staging}",
+        ),
+    );
+    wait_phase(n, "swap", "WaitingForApproval", &c).await;
+    assert!(calls("slotsswap").is_empty(), "swapped before approval");
+    apply_as_ok(n, lee, &approve("swap-ok", "swap"));
+    let v = wait_phase(n, "swap", "Succeeded", &c).await;
+    let swaps = calls("slotsswap");
+    assert_eq!(swaps.len(), 1, "{swaps:?}");
+    assert!(
+        swaps[0]
+            .0
+            .starts_with(&format!("POST {site}/slotsswap?api-version=2023-12-01")),
+        "{swaps:?}"
+    );
+    assert_eq!(
+        swaps[0].1,
+        serde_json::json!({"targetSlot": "staging", "preserveVnet": true}),
+        "typed body from the inputs and their defaults"
+    );
+    assert!(
+        calls("operations/swap-1").len() >= 2,
+        "operation followed to its end"
+    );
+    assert_eq!(v["spec"]["requester"], "dana");
+
+    // Secret rotation: one new version, tagged with the run; the value is in no status, event
+    // or audit entry.
+    apply_as_ok(
+        n,
+        dana,
+        &run(
+            "rotate",
+            "keyvault-rotate-secret",
+            &format!("azureresource:{n}/kv-checkout"),
+            "{secretName: payments-api-key}",
+        ),
+    );
+    wait_phase(n, "rotate", "WaitingForApproval", &c).await;
+    apply_as_ok(n, lee, &approve("rotate-ok", "rotate"));
+    let v = wait_phase(n, "rotate", "Succeeded", &c).await;
+    let sets: Vec<_> = calls("PUT /kv/kv-checkout/secrets/payments-api-key");
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let value = sets[0].1["value"].as_str().unwrap().to_string();
+    assert_eq!(value.chars().count(), 32);
+    assert!(
+        sets[0].1["tags"]["nexus-action-run"].is_string(),
+        "{:?}",
+        sets[0].1
+    );
+    let status = v["status"].to_string();
+    assert!(
+        status.contains("0a1b2c3d4e5f40718293a4b5c6d7e8f9"),
+        "new version in outputs: {status}"
+    );
+    assert!(!status.contains(&value), "secret value in the run status");
+    let (_, events, _) = kubectl(&["get", "events", "-n", n, "-o", "json"], None).unwrap();
+    assert!(!events.contains(&value), "secret value in an event");
+
+    // Dev environment: no approval; a resource group named from the inputs, tagged for owner,
+    // cost and expiry, in the Environment's subscription and region.
+    apply_as_ok(
+        n,
+        dana,
+        &run(
+            "devenv",
+            "provision-dev-environment",
+            &format!("environment:{n}/dev"),
+            "{name: checkout-retry, costCenter: CC-1234, expiresOn: \"2026-12-31\"}",
+        ),
+    );
+    let v = wait_phase(n, "devenv", "Succeeded", &c).await;
+    let puts = calls(&format!(
+        "PUT /subscriptions/{sub}/resourcegroups/rg-checkout-retry-dev"
+    ));
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    let body = &puts[0].1;
+    assert_eq!(body["location"], "westeurope");
+    assert_eq!(body["tags"]["owner"], "dana");
+    assert_eq!(body["tags"]["cost-center"], "CC-1234");
+    assert_eq!(body["tags"]["expires-on"], "2026-12-31");
+    assert_eq!(body["tags"]["stage"], "dev");
+    assert_eq!(body["tags"]["nexus-run"], format!("{n}/devenv"));
+    assert_eq!(
+        v.pointer("/status/outputs/provisioningState")
+            .and_then(Value::as_str),
+        Some("Succeeded"),
+        "{}",
+        v["status"]
+    );
+    assert!(
+        calls("oauth2/v2.0/token").iter().all(|(_, b)| b.is_null()),
+        "token requests are form-encoded"
+    );
+
+    // The audit trail: every run's invocation, approval and outcome, chained and verified; the
+    // secret value is in none of it.
+    drop(c);
+    verify_audit(&audit_dir).unwrap();
+    let log: String = audit_segments(&audit_dir)
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for run in ["swap", "rotate", "devenv"] {
+        assert!(
+            log.contains(&format!("{n}/{run}\"")),
+            "audit has no {run}: {log}"
+        );
+    }
+    assert!(!log.contains(&value), "secret value in the audit log");
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    ns.delete().await;
+}
+
+/// Pod logs and an audited exec with the library's own manifests, on the simulated node: kwok
+/// plays the node's kubelet API (its Exec object runs the command on this machine, its Logs
+/// object serves a file in the container runtime's log format), reached through kube-apiserver
+/// exactly as a real kubelet is.
+#[tokio::test]
+async fn pod_logs_and_an_audited_exec_through_the_kubelet_api() {
+    install_policies();
+    let client = client().await.unwrap();
+    let ns = TestNamespace::create(&client, "actions-exec")
+        .await
+        .unwrap();
+    let n = ns.name.as_str();
+    wait_policies_enforced(n);
+    let work = std::env::temp_dir().join(format!("nexus-exec-{n}"));
+    std::fs::create_dir_all(&work).unwrap();
+    let log_file = work.join("app.log");
+    std::fs::write(
+        &log_file,
+        "2026-11-26T05:00:00.000000000Z stdout F listening on :8080\n\
+         2026-11-26T05:00:01.000000000Z stderr F slow request /checkout 2.3s\n",
+    )
+    .unwrap();
+    admin_apply(
+        n,
+        &format!(
+            r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: people}}
+rules:
+  - apiGroups: ["actions.nexus.dev"]
+    resources: ["actions", "actionruns", "actionapprovals"]
+    verbs: ["get", "list", "watch", "create"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: people}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}}
+subjects:
+  - {{kind: Group, name: nexus-developers, apiGroup: rbac.authorization.k8s.io}}
+  - {{kind: Group, name: nexus-team-leads, apiGroup: rbac.authorization.k8s.io}}
+---
+apiVersion: catalog.nexus.dev/v1alpha1
+kind: Team
+metadata: {{name: payments}}
+spec: {{displayName: Payments}}
+---
+apiVersion: catalog.nexus.dev/v1alpha1
+kind: Component
+metadata: {{name: checkout}}
+spec: {{type: service, lifecycle: production, owner: payments}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: checkout-0, labels: {{app: checkout}}}}
+spec: {{containers: [{{name: app, image: contoso/checkout:1}}]}}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Exec
+metadata: {{name: checkout-0}}
+spec:
+  execs:
+    - containers: [app]
+      local: {{workDir: {work}}}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Logs
+metadata: {{name: checkout-0}}
+spec:
+  logs:
+    - containers: [app]
+      logsFile: {log}
+"#,
+            work = work.display(),
+            log = log_file.display()
+        ),
+    );
+    admin_apply(
+        n,
+        &[
+            library_action("aks-pod-exec.yaml", |s| s),
+            library_action("aks-pod-logs.yaml", |s| s),
+        ]
+        .join("---\n"),
+    );
+    let audit_dir = std::env::temp_dir().join(format!("nexus-audit-{n}"));
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    let mut opts = ControllerOptions::for_namespace(n, "actions-exec");
+    opts.extra_args = vec![
+        "--polling".into(),
+        "false".into(),
+        "--audit-log-dir".into(),
+        audit_dir.display().to_string(),
+    ];
+    let c = ControllerProcess::start(&opts).unwrap();
+    wait_for("pod Running", WAIT, || async {
+        let v = get_json(n, "pods", "checkout-0");
+        Ok(if v["status"]["phase"] == "Running" {
+            Ok(())
+        } else {
+            Err(v["status"].to_string())
+        })
+    })
+    .await
+    .unwrap();
+    let dana: (&str, &[&str]) = ("dana", &["nexus-developers"]);
+    let lee: (&str, &[&str]) = ("lee", &["nexus-team-leads"]);
+    let run = |name: &str, action: &str, inputs: &str| {
+        format!(
+            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec:\n  action: {action}\n  target: component:{n}/checkout\n  requester: dana\n  inputs: {inputs}\n"
+        )
+    };
+    let approve = |name: &str, run: &str| {
+        format!(
+            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionApproval\nmetadata: {{name: {name}}}\nspec: {{run: {run}, stage: lead, decision: Approve, author: lee}}\n"
+        )
+    };
+
+    // Logs: no approval; the lines land in the run's log tail.
+    apply_as_ok(n, dana, &run("logs", "aks-pod-logs", "{pod: checkout-0}"));
+    let v = wait_phase(n, "logs", "Succeeded", &c).await;
+    let tail = v["status"]["logTail"].to_string();
+    assert!(
+        tail.contains("listening on :8080") && tail.contains("slow request /checkout"),
+        "{tail}"
+    );
+
+    // Exec after a lead's approval: the command runs once, its output and exit code are in the
+    // status, and the command is in the audit log.
+    let marker = work.join("ran");
+    let cmd = format!("echo nexus-$((6*7)); echo once >> {}", marker.display());
+    apply_as_ok(
+        n,
+        dana,
+        &run(
+            "exec",
+            "aks-pod-exec",
+            &format!(
+                "{{pod: checkout-0, container: app, command: {cmd:?}, reason: \"INC-1234 check the runtime\"}}"
+            ),
+        ),
+    );
+    wait_phase(n, "exec", "WaitingForApproval", &c).await;
+    assert!(!marker.exists(), "ran before approval");
+    apply_as_ok(n, lee, &approve("exec-ok", "exec"));
+    let v = wait_phase(n, "exec", "Succeeded", &c).await;
+    assert!(
+        v["status"]["logTail"].to_string().contains("nexus-42"),
+        "{}",
+        v["status"]
+    );
+    assert_eq!(
+        v.pointer("/status/outputs/exitCode")
+            .and_then(Value::as_str),
+        Some("0")
+    );
+    assert_eq!(
+        v.pointer("/status/execution/command").unwrap(),
+        &serde_json::json!(["/bin/sh", "-c", cmd]),
+        "the command as run is recorded"
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "once\n");
+
+    // A failing command fails the run with what went wrong.
+    apply_as_ok(
+        n,
+        dana,
+        &run(
+            "exec-fail",
+            "aks-pod-exec",
+            "{pod: checkout-0, command: \"echo broken >&2; exit 3\", reason: \"INC-1234 reproduce the failure\"}",
+        ),
+    );
+    wait_phase(n, "exec-fail", "WaitingForApproval", &c).await;
+    apply_as_ok(n, lee, &approve("exec-fail-ok", "exec-fail"));
+    let v = wait_phase(n, "exec-fail", "Failed", &c).await;
+    let status = v["status"].to_string();
+    assert!(
+        status.contains("exit status 3") || status.contains("exit code 3"),
+        "{status}"
+    );
+    assert!(status.contains("stderr: broken"), "{status}");
+
+    drop(c);
+    verify_audit(&audit_dir).unwrap();
+    let log: String = audit_segments(&audit_dir)
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        log.contains("echo nexus-$((6*7))"),
+        "command not audited: {log}"
+    );
+    assert!(
+        log.contains("INC-1234 check the runtime"),
+        "reason not audited"
+    );
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    let _ = std::fs::remove_dir_all(&work);
     ns.delete().await;
 }

@@ -28,8 +28,11 @@ pub async fn reconcile(action: Arc<Action>, ctx: Arc<Ctx>) -> Result<Requeue, Er
         problems.push("no executor set".into());
     }
     // An Action whose runs could only fail is not Ready.
-    if let Some(why) = super::executors::unavailable(&action.spec.executor) {
-        problems.push(why);
+    if let Some(k) = &action.spec.executor.kubernetes
+        && k.operation == nexus_api::actions::executor::KubernetesOperation::Exec
+        && k.command.first().is_none_or(|c| c.trim().is_empty())
+    {
+        problems.push("spec.executor.kubernetes.command: exec needs a command".into());
     }
     if let Some(owner) = action.controller_owner_ref(&()) {
         let (role, binding) = grants::runners(&name, &ns, &owner, &action.spec.runners);

@@ -117,15 +117,6 @@ pub fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ExecErro
     move |source| ExecError::Kube { what, source }
 }
 
-/// Why an executor cannot run in this release (the Action reports it on its Ready condition).
-pub fn unavailable(e: &nexus_api::actions::Executor) -> Option<String> {
-    use nexus_api::actions::executor::KubernetesOperation;
-    e.kubernetes
-        .as_ref()
-        .filter(|k| k.operation == KubernetesOperation::Exec)
-        .map(|_| ExecError::Unsupported("kubernetes exec").to_string())
-}
-
 /// Starts (or re-finds) the work for this attempt.
 pub async fn start(ctx: &RunContext<'_>, execution: &Execution) -> Result<Progress, ExecError> {
     let e = &ctx.action.executor;
@@ -205,8 +196,8 @@ pub async fn poll(ctx: &RunContext<'_>, execution: &Execution) -> Result<Progres
     }
     if let Some(k) = &e.kubernetes {
         // Kubernetes operations finish within `start`; a poll means the controller restarted
-        // between doing it and recording it: doing it again is the same operation.
-        return kubernetes::run(ctx, k, execution).await;
+        // between recording the attempt and recording its result.
+        return kubernetes::interrupted(ctx, k, execution).await;
     }
     poll_external(&ctx.external(), execution).await
 }
