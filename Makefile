@@ -195,6 +195,18 @@ bench-ingest: tools ## Webhook ingestion benchmark (verified deliveries/s, recei
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	target/release/nexus-ingest-bench --controller-bin $(REPO)/target/release/nexus-controller $(BENCH_INGEST_ARGS)
 
+.PHONY: bench-actions
+bench-actions: tools ## Actions benchmark (runs/s creation → Succeeded, approval → execution p50/p99) on a fresh control plane with the chart's policies; JSON lines
+	$(CARGO) build --release -p nexus-controller
+	$(CARGO) build --release -p nexus-e2e --bin nexus-actions-bench
+	NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
+	trap 'NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
+	eval "$$(NEXUS_CLUSTER_DIR=$(BENCH_CLUSTER) hack/cluster.sh up)"; \
+	export PATH="$(K8S_BIN):$$PATH"; \
+	kubectl apply --server-side -f crds/ >/dev/null; \
+	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
+	target/release/nexus-actions-bench --controller-bin $(REPO)/target/release/nexus-controller $(BENCH_ACTIONS_ARGS)
+
 .PHONY: bench-read
 bench-read: tools ## Read-path benchmark of nexus-apiserver (BENCH_READ_ENTITIES=100000): in-process, then on a fresh control plane; JSON lines
 	$(CARGO) build --release -p nexus-controller -p nexus-apiserver

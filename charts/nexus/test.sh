@@ -85,6 +85,8 @@ declare -A VARIANT=(
     [role-bindings]="${ROLE_BINDINGS[*]}"
     [apiserver-disabled]="--set apiserver.enabled=false"
     [no-ingestion]="--set ingestion.enabled=false"
+    [audit-azure-monitor]="--set actions.audit.azureMonitor.endpoint=https://nexus-dce.westeurope-1.ingest.monitor.azure.com --set actions.audit.azureMonitor.dcrImmutableId=dcr-0123456789abcdef0123456789abcdef --set actions.audit.retentionDays=365 --set actions.audit.persistence.storageClassName=azurefile-csi"
+    [no-audit]="--set actions.audit.enabled=false"
     [apiserver-secret]="--set apiserver.tls.mode=secret --set apiserver.tls.secretName=nexus-apiserver-byo-tls --set apiserver.tls.caBundle=$TEST_CA_B64"
     [apiserver-oidc]="--set apiserver.portal.oidc.issuerUrl=$OIDC_ISSUER --set apiserver.portal.oidc.audiences={api://nexus-portal,$OIDC_CLIENT} --set apiserver.portal.oidc.groupsPrefix=entra: --set apiserver.portal.oidc.clockSkew=30s --set apiserver.portal.tls.secretName=nexus-portal-tls --set apiserver.portal.ingress.enabled=true --set apiserver.portal.ingress.className=nginx --set apiserver.portal.ingress.host=nexus.contoso.example --set apiserver.portal.ingress.tls.secretName=nexus-portal-public-tls --set apiserver.replicaCount=3 --set apiserver.image.tag=1.2.3"
 )
@@ -264,6 +266,27 @@ expect_text ingestion-hooks "path: /webhooks/"
 grep -c 'resources: \["secrets"\]' "$WORK/ingestion-hooks.yaml" | grep -qx 1 ||
     fail "ingestion-hooks: Secrets must be granted exactly once (in the integrations namespace)"
 ok "ingestion: Secret access only in the integrations namespace; webhook Service and Ingress"
+
+# Audit: a kept claim mounted where --audit-log-dir points; RWX with 2 replicas, RWO with 1;
+# Azure Monitor forwarding only when configured; nothing when disabled.
+expect_object defaults "PersistentVolumeClaim/$NS/nexus-audit"
+for t in "--audit-log-dir=/var/lib/nexus/audit" "--audit-retention-days=90" "mountPath: /var/lib/nexus/audit" \
+    "claimName: nexus-audit" "helm.sh/resource-policy: keep" "- ReadWriteMany"; do
+    expect_text defaults "$t"
+done
+expect_no_text defaults "--audit-azure-endpoint"
+expect_text single-replica "- ReadWriteOnce"
+for t in "--audit-azure-endpoint=https://nexus-dce.westeurope-1.ingest.monitor.azure.com" \
+    "--audit-azure-dcr=dcr-0123456789abcdef0123456789abcdef" "--audit-azure-stream=Custom-NexusAudit" \
+    "--audit-azure-credentials=nexus-azure" "--audit-retention-days=365" "storageClassName: azurefile-csi"; do
+    expect_text audit-azure-monitor "$t"
+done
+expect_no_object no-audit "PersistentVolumeClaim/$NS/nexus-audit"
+expect_no_text no-audit "--audit-log-dir"
+helm template nexus "$CHART" --namespace "$NS" --set actions.audit.azureMonitor.endpoint=https://x \
+    >/dev/null 2>"$WORK/audit.err" && fail "an Azure Monitor endpoint without a rule id rendered"
+grep -q "dcrImmutableId is required" "$WORK/audit.err" || fail "audit: unclear error: $(cat "$WORK/audit.err")"
+ok "audit: persistent claim, retention, Azure Monitor forwarding"
 
 # watchNamespace: Role/RoleBinding in that namespace instead of ClusterRole/ClusterRoleBinding.
 expect_object watch-namespace "Role/$NS/$C"

@@ -92,6 +92,25 @@ pub struct Config {
     /// Days of audit log segments kept (0 keeps everything).
     #[arg(long, env = "NEXUS_AUDIT_RETENTION_DAYS", default_value_t = 90)]
     pub audit_retention_days: u32,
+    /// Also send every audit entry to Azure Monitor (Logs Ingestion API): the data collection
+    /// endpoint, e.g. `https://nexus-dce-abcd.westeurope-1.ingest.monitor.azure.com`. Needs
+    /// `--audit-log-dir` (the file log stays the source of truth and the chain).
+    #[arg(long, env = "NEXUS_AUDIT_AZURE_ENDPOINT", requires_all = ["audit_log_dir", "audit_azure_dcr", "audit_azure_credentials"])]
+    pub audit_azure_endpoint: Option<String>,
+    /// Immutable id of the data collection rule (`dcr-…`).
+    #[arg(long, env = "NEXUS_AUDIT_AZURE_DCR")]
+    pub audit_azure_dcr: Option<String>,
+    /// Stream declared in the data collection rule.
+    #[arg(
+        long,
+        env = "NEXUS_AUDIT_AZURE_STREAM",
+        default_value = "Custom-NexusAudit"
+    )]
+    pub audit_azure_stream: String,
+    /// AzureSubscriptionSource whose identity (workload identity or client secret) signs in to
+    /// Azure Monitor; it needs "Monitoring Metrics Publisher" on the data collection rule.
+    #[arg(long, env = "NEXUS_AUDIT_AZURE_CREDENTIALS")]
+    pub audit_azure_credentials: Option<String>,
     /// File holding a Microsoft Teams incoming-webhook (or Workflows) URL for approval requests
     /// and outcomes (mount it from a Secret).
     #[arg(long, env = "NEXUS_NOTIFY_TEAMS_WEBHOOK_FILE")]

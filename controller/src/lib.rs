@@ -86,28 +86,50 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         },
     );
     if cfg.actions {
-        let mut sinks: Vec<std::sync::Arc<dyn actions::audit::Sink>> = Vec::new();
-        if let Some(dir) = &cfg.audit_log_dir {
-            let log = actions::audit::FileLog::open(dir, cfg.audit_retention_days)
-                .map_err(|e| anyhow::anyhow!("audit log {}: {e}", dir.display()))?;
-            sinks.push(std::sync::Arc::new(log));
-        }
         // External executors use the ingestion registry's integrations (when ingestion runs)
         // and its Secret reader.
         let secrets: std::sync::Arc<dyn ingestion::pollers::Credentials> = match &ingestion {
             Some(i) => std::sync::Arc::new(i.shared.secrets.clone()),
             None => std::sync::Arc::new(ingestion::secrets::SecretReader::new(client.clone())),
         };
-        let providers = actions::executors::Providers::new(
+        let providers = std::sync::Arc::new(actions::executors::Providers::new(
             ingestion.as_ref().map(|i| i.shared.integrations.clone()),
             ingest_cfg.namespace.clone(),
             secrets,
-        );
+        ));
+        let mut sinks: Vec<std::sync::Arc<dyn actions::audit::Sink>> = Vec::new();
+        if let Some(dir) = &cfg.audit_log_dir {
+            let mut forwarders = Vec::new();
+            if let (Some(endpoint), Some(dcr), Some(creds)) = (
+                &cfg.audit_azure_endpoint,
+                &cfg.audit_azure_dcr,
+                &cfg.audit_azure_credentials,
+            ) {
+                let sink = actions::audit::azure_monitor(
+                    endpoint,
+                    dcr,
+                    &cfg.audit_azure_stream,
+                    creds,
+                    providers.clone(),
+                )
+                .map_err(|e| anyhow::anyhow!("--audit-azure-endpoint: {e}"))?;
+                tracing::info!(url = sink.url(), "audit entries forwarded to Azure Monitor");
+                let (forwarder, _task) = nexus_audit::log::spawn_forwarder(
+                    std::sync::Arc::new(sink),
+                    500,
+                    std::time::Duration::from_secs(2),
+                );
+                forwarders.push(forwarder);
+            }
+            let log = actions::audit::FileLog::open(dir, cfg.audit_retention_days, forwarders)
+                .map_err(|e| anyhow::anyhow!("audit log {}: {e}", dir.display()))?;
+            sinks.push(std::sync::Arc::new(log));
+        }
         tokio::spawn(actions::run(
             client.clone(),
             recorder.clone(),
             actions::Audit::new(sinks),
-            std::sync::Arc::new(providers),
+            providers,
             actions::Settings {
                 namespace: cfg.watch_namespace.clone(),
                 notify: cfg.notify(),

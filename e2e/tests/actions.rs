@@ -555,7 +555,12 @@ spec:
             action_yaml("auto-approve", "    timeout: 2s\n    onTimeout: Approve\n    stages: [{name: lead, approvers: {users: [ann]}}]", job, ""),
             action_yaml("auto-reject", "    timeout: 2s\n    stages: [{name: lead, approvers: {users: [ann]}}]", job, ""),
             action_yaml("wait-forever", "    stages: [{name: lead, approvers: {users: [ann]}}]", job, ""),
-            action_yaml("quick-job", no_approval, job, ""),
+            action_yaml(
+                "quick-job",
+                no_approval,
+                &format!("{job}\n      workloadIdentity: true"),
+                "",
+            ),
             action_yaml(
                 "scale-web",
                 no_approval,
@@ -789,6 +794,29 @@ spec:
         wait_phase(n, r, "Succeeded", &c).await;
         assert_eq!(jobs_of(n, r), 1, "run {r} must have exactly one Job");
     }
+    // workloadIdentity: the pod is labelled for the AKS workload identity webhook.
+    let (ok, out, err) = kubectl(
+        &[
+            "get",
+            "jobs",
+            "-n",
+            n,
+            "-l",
+            "actions.nexus.dev/run=burst-0",
+            "-o",
+            "json",
+        ],
+        None,
+    )
+    .unwrap();
+    assert!(ok, "{err}");
+    let jobs: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        jobs.pointer("/items/0/spec/template/metadata/labels/azure.workload.identity~1use")
+            .and_then(Value::as_str),
+        Some("true"),
+        "{out}"
+    );
     drop(c);
     let _ = std::fs::remove_dir_all(&hooks);
     ns.delete().await;
@@ -933,6 +961,10 @@ async fn fake_arm() -> (String, Seen) {
                 answer["properties"] = serde_json::json!({"provisioningState": "Succeeded"});
                 return (StatusCode::CREATED, HeaderMap::new(), axum::Json(answer)).into_response();
             }
+            if method == Method::POST && path.starts_with("/dataCollectionRules/") {
+                return (StatusCode::NO_CONTENT, HeaderMap::new(), axum::Json(Value::Null))
+                    .into_response();
+            }
             if method == Method::PUT && path.contains("/secrets/") {
                 let id = format!("{base}{path}/0a1b2c3d4e5f40718293a4b5c6d7e8f9");
                 return ok(serde_json::json!({
@@ -1072,6 +1104,13 @@ spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
         n.into(),
         "--audit-log-dir".into(),
         audit_dir.display().to_string(),
+        // Audit entries also go to a (local) Azure Monitor with the source's identity.
+        "--audit-azure-endpoint".into(),
+        arm.clone(),
+        "--audit-azure-dcr".into(),
+        "dcr-00000000000000000000000000000000".into(),
+        "--audit-azure-credentials".into(),
+        "nexus-azure".into(),
     ];
     let c = ControllerProcess::start(&opts).unwrap();
     for action in [
@@ -1220,13 +1259,51 @@ spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
     );
 
     // The audit trail: every run's invocation, approval and outcome, chained and verified; the
-    // secret value is in none of it.
+    // secret value is in none of it. Every entry of the file also reached Azure Monitor, with
+    // its hash.
+    let log_text = || -> String {
+        audit_segments(&audit_dir)
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    };
+    wait_for("audit entries in Azure Monitor", WAIT, || {
+        let (file, sent) = (log_text(), calls("/dataCollectionRules/"));
+        async move {
+            let hashes: Vec<String> = file
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter_map(|e| e["hash"].as_str().map(str::to_string))
+                .collect();
+            let records: Vec<Value> = sent
+                .iter()
+                .flat_map(|(line, body)| {
+                    assert!(
+                        line.contains("/streams/Custom-NexusAudit?api-version=2023-01-01"),
+                        "{line}"
+                    );
+                    body.as_array().cloned().unwrap_or_default()
+                })
+                .collect();
+            let missing: Vec<&String> = hashes
+                .iter()
+                .filter(|h| !records.iter().any(|r| r["Hash"] == h.as_str()))
+                .collect();
+            Ok(if !hashes.is_empty() && missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} entries, not yet sent: {missing:?}",
+                    hashes.len()
+                ))
+            })
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
     drop(c);
     verify_audit(&audit_dir).unwrap();
-    let log: String = audit_segments(&audit_dir)
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let log = log_text();
     for run in ["swap", "rotate", "devenv"] {
         assert!(
             log.contains(&format!("{n}/{run}\"")),
@@ -1234,6 +1311,12 @@ spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
         );
     }
     assert!(!log.contains(&value), "secret value in the audit log");
+    assert!(
+        calls("/dataCollectionRules/")
+            .iter()
+            .all(|(_, body)| !body.to_string().contains(&value)),
+        "secret value sent to Azure Monitor"
+    );
     let _ = std::fs::remove_dir_all(&audit_dir);
     ns.delete().await;
 }

@@ -108,6 +108,11 @@ pub struct JobExecutor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 6))]
     pub backoff_limit: Option<i32>,
+    /// Label the pod `azure.workload.identity/use: "true"`, so the AKS workload identity webhook
+    /// injects the federated token of the ServiceAccount's managed identity (the
+    /// ServiceAccount carries `azure.workload.identity/client-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<bool>,
 }
 
 /// Operations the controller performs itself through the Kubernetes API.

@@ -1,5 +1,6 @@
 //! Where action audit entries go: the tamper-evident log of `nexus-audit` when configured
-//! (`--audit-log-dir`), and always a structured log line (target `nexus_audit`).
+//! (`--audit-log-dir`), forwarded from there to Azure Monitor when configured
+//! (`--audit-azure-*`), and always a structured log line (target `nexus_audit`).
 
 use std::sync::Arc;
 
@@ -62,13 +63,57 @@ impl Audit {
 pub struct FileLog(pub nexus_audit::log::AuditLog);
 
 impl FileLog {
-    /// Opens (or resumes) the log in `dir`. Refuses a log that fails verification.
-    pub fn open(dir: &std::path::Path, retention_days: u32) -> Result<FileLog, String> {
+    /// Opens (or resumes) the log in `dir`, forwarding new entries to `forwarders` (in chain
+    /// order, after they are durable in the file). Refuses a log that fails verification.
+    pub fn open(
+        dir: &std::path::Path,
+        retention_days: u32,
+        forwarders: Vec<nexus_audit::log::Forwarder>,
+    ) -> Result<FileLog, String> {
         let mut cfg = nexus_audit::log::WriterConfig::new(dir);
         cfg.retention_days = (retention_days > 0).then_some(retention_days);
         let file = nexus_audit::log::FileSink::open(cfg).map_err(|e| e.to_string())?;
-        Ok(FileLog(nexus_audit::log::AuditLog::new(file)))
+        let log = forwarders
+            .into_iter()
+            .fold(nexus_audit::log::AuditLog::new(file), |log, f| {
+                log.forward_to(f)
+            });
+        Ok(FileLog(log))
     }
+}
+
+/// Entra scope of the Logs Ingestion API.
+pub const MONITOR_SCOPE: &str = "https://monitor.azure.com//.default";
+
+/// The Azure Monitor sink, signing in with the identity of the AzureSubscriptionSource named
+/// `credentials` (looked up on every token request, so the source may appear after start-up;
+/// the token itself is cached by [`Providers`]).
+pub fn azure_monitor(
+    endpoint: &str,
+    dcr: &str,
+    stream: &str,
+    credentials: &str,
+    providers: Arc<crate::actions::executors::Providers>,
+) -> Result<nexus_audit::log::AzureSink, String> {
+    use nexus_audit::log::{AzureConfig, AzureSink, BoxError, TokenSource};
+    let name: Arc<str> = credentials.into();
+    let token: TokenSource = Arc::new(move || {
+        let (p, name) = (providers.clone(), name.clone());
+        Box::pin(async move {
+            let boxed = |e: crate::actions::executors::ExecError| -> BoxError { Box::new(e) };
+            let (key, src) = p.azure_source(&name).map_err(boxed)?;
+            let http = p.client(&key, "azure-monitor", true).map_err(boxed)?;
+            match p
+                .entra_token(&key, &src.spec.auth, MONITOR_SCOPE, &http)
+                .await
+                .map_err(boxed)?
+            {
+                crate::ingestion::pollers::http::Auth::Bearer(t) => Ok(t.to_string()),
+                _ => Err("Entra returned no bearer token".into()),
+            }
+        })
+    });
+    AzureSink::new(AzureConfig::new(endpoint, dcr, stream), token).map_err(|e| e.to_string())
 }
 
 impl Sink for FileLog {

@@ -89,7 +89,13 @@ pub async fn start(ctx: &RunContext<'_>, j: &JobExecutor) -> Result<Progress, Ex
             ttl_seconds_after_finished: Some(7 * 24 * 3600),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels),
+                    labels: Some({
+                        let mut pod = labels;
+                        if j.workload_identity == Some(true) {
+                            pod.insert("azure.workload.identity/use".into(), "true".into());
+                        }
+                        pod
+                    }),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
