@@ -1,5 +1,6 @@
 //! A fixed event set with every expected value computed by hand (in the comments), checked
 //! against both the batch and the incremental computation.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

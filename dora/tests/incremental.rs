@@ -3,6 +3,7 @@
 //! round trip through the stored status (JSON) at any point. The sequences stay within the
 //! bounds (at most 15 deployments with 2 commits each, 8 incidents), which is where the two
 //! must agree exactly.
+#![allow(clippy::unwrap_used)]
 
 use jiff::{SignedDuration, Timestamp, civil::date};
 use nexus_api::dora::DoraStatus;
