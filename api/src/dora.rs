@@ -5,8 +5,9 @@
 //! are merges of the same buckets. The `deployments` and `incidents` ledgers remember the recent
 //! events by id: they are what lets an incremental update skip a deployment it has already
 //! counted and move an incident to another deployment when a late event changes the
-//! attribution. Everything is bounded; what a bound drops is counted. The `nexus-dora` crate
-//! computes and reads these types; `docs/dora.md` explains the semantics.
+//! attribution. Everything is bounded; what a bound drops is counted. A Team's or a User's
+//! status needs only `days`, merged per date (`nexus_dora::Buckets::rollup`). The `nexus-dora`
+//! crate computes and reads these types; `docs/dora.md` explains the semantics.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::KubeSchema;
