@@ -8,6 +8,7 @@ pub mod actions;
 pub mod catalog;
 pub mod conditions;
 pub mod crd;
+pub mod dora;
 pub mod entity;
 pub mod facts;
 pub mod integrations;
