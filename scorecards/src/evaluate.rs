@@ -139,12 +139,12 @@ fn summarise(
             }),
         }
     }
-    let score = if compiled.total_weight == 0 {
-        0
-    } else {
-        // Integer math: floor, so 79.9 % never meets a gate of 80.
-        i32::try_from(passed_weight * 100 / compiled.total_weight).unwrap_or(0)
-    };
+    // Integer math: floor, so 79.9 % never meets a gate of 80. No weight (cannot happen after
+    // compile, which needs a rule of weight ≥ 1) scores 0.
+    let score = (passed_weight * 100)
+        .checked_div(compiled.total_weight)
+        .and_then(|s| i32::try_from(s).ok())
+        .unwrap_or(0);
     let level = level_index(compiled, outcomes).map(|i| compiled.levels[i].clone());
     let mut result = ScorecardResult {
         scorecard: compiled.scorecard.clone(),

@@ -1,4 +1,5 @@
-#![allow(dead_code)]
+//! Helpers shared by the integration tests (panicking is how a helper fails a test).
+#![allow(dead_code, clippy::unwrap_used)]
 
 use k8s_openapi::jiff::Timestamp;
 use nexus_api::scorecards::ScorecardSpec;
