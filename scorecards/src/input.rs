@@ -185,3 +185,55 @@ fn chrono_time(t: Timestamp) -> chrono::DateTime<chrono::FixedOffset> {
         .unwrap_or_default()
         .fixed_offset()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn input() -> Input {
+        Input::new(json!({"kind": "Component"}), Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn facts_are_set_by_dotted_path_and_null_counts_as_absent() {
+        let i = input()
+            .fact("azure.policyCompliance", json!({"nonCompliant": 0}))
+            .fact("azure.backup", Value::Null)
+            .fact("flat", json!(1));
+        assert_eq!(
+            Value::Object(i.facts.clone()),
+            json!({"azure": {"policyCompliance": {"nonCompliant": 0}, "backup": null}, "flat": 1})
+        );
+        assert!(i.has_fact(&["azure", "policyCompliance"]));
+        assert!(i.has_fact(&["azure", "policyCompliance", "nonCompliant"]));
+        assert!(i.has_fact(&["azure"]));
+        assert!(!i.has_fact(&["azure", "backup"]));
+        assert!(!i.has_fact(&["flat", "deeper"]));
+        assert!(!i.has_fact(&["missing"]));
+        assert!(!i.has_fact::<&str>(&[]));
+        // A fact set under a non-object replaces it.
+        let i = i.fact("flat.deeper", json!(true));
+        assert!(i.has_fact(&["flat", "deeper"]));
+    }
+
+    #[test]
+    fn derived_facts_never_overwrite_set_ones() {
+        let repo = json!({"kind": "Repository", "status": {
+            "branchProtection": {"protected": false},
+            "codeowners": {"owners": ["@org/team"]}
+        }});
+        let i = Input::new(repo, Timestamp::UNIX_EPOCH)
+            .fact("github.branchProtection", json!({"protected": true}))
+            .derive_facts();
+        assert_eq!(
+            i.facts["github"]["branchProtection"],
+            json!({"protected": true})
+        );
+        assert_eq!(
+            i.facts["github"]["codeowners"],
+            json!({"owners": ["@org/team"]})
+        );
+    }
+}

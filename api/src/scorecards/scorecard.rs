@@ -241,3 +241,30 @@ pub struct LevelCount {
     pub level: String,
     pub entities: i64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn omitted_fields_take_their_defaults() {
+        let spec: ScorecardSpec = serde_yaml::from_str(
+            "title: t\nappliesTo: {kinds: [Component]}\nrules: [{id: a, title: t, expression: 'true', message: m}]\n",
+        )
+        .unwrap();
+        assert_eq!(spec.levels, ["Bronze", "Silver", "Gold"]);
+        assert_eq!(spec.rules[0].weight, 1);
+        assert_eq!(spec.rules[0].level, None);
+        assert!(spec.rules[0].facts.is_empty());
+        assert_eq!(spec.sweep_interval, "1h");
+        assert_eq!(spec.gate, None);
+    }
+
+    #[test]
+    fn kinds_rule_lists_every_catalog_kind() {
+        let rule = kinds_rule();
+        for k in crate::EntityKind::ALL {
+            assert!(rule.contains(&format!("'{}'", k.as_str())), "{rule}");
+        }
+    }
+}

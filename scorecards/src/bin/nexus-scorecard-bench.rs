@@ -156,7 +156,11 @@ fn main() -> ExitCode {
 fn synthetic(i: usize, now: Timestamp) -> Input {
     let ns = format!("team-{}", i % 40);
     if i % 10 >= 7 {
-        let region = if i.is_multiple_of(13) { "eastus" } else { "westeurope" };
+        let region = if i.is_multiple_of(13) {
+            "eastus"
+        } else {
+            "westeurope"
+        };
         let mut tags = json!({"owner": "team@contoso.com", "env": "prod"});
         if !i.is_multiple_of(3) {
             tags["cost-center"] = json!("CC-1");
