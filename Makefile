@@ -62,7 +62,7 @@ lint: ## rustfmt, clippy (warnings are errors), shellcheck when installed
 .PHONY: test-unit
 test-unit: ## Unit tests (no cluster needed)
 	$(CARGO) test --workspace --lib --bins
-	$(CARGO) test -p nexus-dora --tests
+	$(CARGO) test -p nexus-dora -p nexus-scorecards --tests
 
 .PHONY: test-gitops
 test-gitops: ## Argo CD health.lua against its test cases, run by gopher-lua as Argo CD does

@@ -29,6 +29,8 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         crate::actions::Action::crd(),
         crate::actions::ActionRun::crd(),
         crate::actions::ActionApproval::crd(),
+        crate::scorecards::Scorecard::crd(),
+        crate::scorecards::ScorecardSnapshot::crd(),
     ]
 }
 
@@ -42,7 +44,8 @@ pub fn reference_markdown() -> String {
          `catalog.nexus.dev` and belong to the categories `nexus` and `catalog` (`kubectl get \
          catalog -A` lists them all); integration kinds are in group `integrations.nexus.dev`, \
          category `integrations`; action kinds are in group `actions.nexus.dev`, category \
-         `actions`. Entity \
+         `actions`; scorecard kinds are in group `scorecards.nexus.dev`, category `scorecards`. \
+         Entity \
          references are written `[kind:][namespace/]name`; the kind defaults per field and the \
          namespace defaults to the declaring entity's namespace.\n\n",
     );
@@ -157,7 +160,7 @@ mod tests {
     #[test]
     fn one_crd_per_kind_with_categories_and_unique_short_names() {
         let crds = all();
-        assert_eq!(crds.len(), EntityKind::ALL.len() + 7);
+        assert_eq!(crds.len(), EntityKind::ALL.len() + 9);
         let mut short = std::collections::HashSet::new();
         for (i, crd) in crds.iter().enumerate() {
             let cats = crd.spec.names.categories.clone().unwrap_or_default();
@@ -168,6 +171,8 @@ mod tests {
                 assert_eq!(cats, ["nexus", "catalog"]);
             } else if crd.spec.group == crate::integrations::GROUP {
                 assert_eq!(cats, ["nexus", "integrations"]);
+            } else if crd.spec.group == crate::scorecards::GROUP {
+                assert_eq!(cats, ["nexus", "scorecards"]);
             } else {
                 assert_eq!(crd.spec.group, crate::actions::GROUP);
                 assert_eq!(cats, ["nexus", "actions"]);
@@ -186,12 +191,15 @@ mod tests {
                 );
             }
             let version = &crd.spec.versions[0];
-            assert!(
+            // A snapshot is a record the controller writes whole: it has nothing to observe.
+            assert_eq!(
                 version
                     .subresources
                     .as_ref()
                     .and_then(|s| s.status.as_ref())
-                    .is_some()
+                    .is_some(),
+                kind != "ScorecardSnapshot",
+                "{kind}: status subresource"
             );
             let cols = version
                 .additional_printer_columns
@@ -201,6 +209,7 @@ mod tests {
             let summary = match kind.as_str() {
                 "ActionRun" => "Phase",
                 "ActionApproval" => "Counted",
+                "ScorecardSnapshot" => "Date",
                 _ => "Ready",
             };
             assert!(

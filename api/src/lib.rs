@@ -14,6 +14,7 @@ pub mod facts;
 pub mod integrations;
 pub mod reference;
 pub mod relation;
+pub mod scorecards;
 pub mod status;
 
 pub use entity::{CatalogEntity, DeclaredRef, OwnerInputs};
