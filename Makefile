@@ -145,7 +145,10 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (f
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	kubectl apply --server-side -f examples/ >/dev/null; \
 	kubectl apply --server-side -f hack/dev-rbac.yaml >/dev/null; \
-	mkdir -p $(DEV_CLUSTER)/logs; \
+	kubectl apply --server-side -k actions/ -n team-checkout >/dev/null; \
+	helm template nexus charts/nexus --show-only templates/actions-policies.yaml \
+	  --set actions.controllerUsername=nexus-admin | kubectl apply --server-side -f - >/dev/null; \
+	mkdir -p $(DEV_CLUSTER)/logs $(DEV_CLUSTER)/audit; \
 	target/debug/nexus-apiserver serve --aggregated-addr 127.0.0.1:$(DEV_AGGREGATED_PORT) \
 	  --portal-addr 127.0.0.1:$(DEV_PORTAL_PORT) --metrics-addr 127.0.0.1:$(DEV_APISERVER_METRICS_PORT) \
 	  --tls-cert-file $(DEV_CLUSTER)/pki/nexus-apiserver.crt --tls-key-file $(DEV_CLUSTER)/pki/nexus-apiserver.key \
@@ -161,10 +164,12 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (f
 	echo "Portal API: https://127.0.0.1:$(DEV_PORTAL_PORT)/api/v1 (CA: $(DEV_CLUSTER)/pki/ca.crt). A token:"; \
 	echo "  TOKEN=\$$(make -s dev-token USER=aisha.khan@contoso.com GROUPS=nexus:engineering)"; \
 	echo "  curl --cacert $(DEV_CLUSTER)/pki/ca.crt -H \"Authorization: Bearer \$$TOKEN\" https://127.0.0.1:$(DEV_PORTAL_PORT)/api/v1/me/dashboard"; \
+	echo "Actions: kubectl get actions -n team-checkout; audit log $(DEV_CLUSTER)/audit (nexus audit verify)"; \
 	echo "Logs: $(DEV_CLUSTER)/logs/nexus-apiserver.log   Metrics: controller :8080, apiserver :$(DEV_APISERVER_METRICS_PORT)"; \
 	echo "Stop: Ctrl-C, then make cluster-down"; echo; \
 	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --webhook-addr 127.0.0.1:8081 \
-	  --polling=false --lease-namespace default --log-format text
+	  --polling=false --lease-namespace default --log-format text \
+	  --audit-log-dir $(DEV_CLUSTER)/audit
 
 .PHONY: dev-token
 dev-token: ## Print a dev-auth token: make dev-token USER=<name or email> GROUPS=<g1,g2>

@@ -993,6 +993,60 @@ fn library_action(file: &str, edit: impl Fn(String) -> String) -> String {
     edit(std::fs::read_to_string(repo_root().join("actions").join(file)).unwrap())
 }
 
+/// Who may use the library's Actions in a test namespace: its runner and approver groups.
+const LIBRARY_PEOPLE: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: people}
+rules:
+  - apiGroups: ["actions.nexus.dev"]
+    resources: ["actions", "actionruns", "actionapprovals"]
+    verbs: ["get", "list", "watch", "create"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: people}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}
+subjects:
+  - {kind: Group, name: nexus-developers, apiGroup: rbac.authorization.k8s.io}
+  - {kind: Group, name: nexus-team-leads, apiGroup: rbac.authorization.k8s.io}
+"#;
+/// A developer (the library's runners) and a team lead (its approvers).
+const DANA: (&str, &[&str]) = ("dana", &["nexus-developers"]);
+const LEE: (&str, &[&str]) = ("lee", &["nexus-team-leads"]);
+
+/// A run requested by dana.
+fn dana_run(name: &str, action: &str, target: &str, inputs: &str) -> String {
+    format!(
+        "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec:\n  action: {action}\n  target: {target}\n  requester: dana\n  inputs: {inputs}\n"
+    )
+}
+
+/// lee approves the `lead` stage of `run`.
+fn lee_approval(name: &str, run: &str) -> String {
+    format!(
+        "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionApproval\nmetadata: {{name: {name}}}\nspec: {{run: {run}, stage: lead, decision: Approve, author: lee, comment: go}}\n"
+    )
+}
+
+async fn wait_actions_ready(ns: &str, actions: &[&str], c: &ControllerProcess) {
+    for action in actions {
+        wait_for(&format!("Action {action} Ready"), WAIT, || async move {
+            let v = get_json(ns, "actions.actions.nexus.dev", action);
+            let ready = v
+                .pointer("/status/conditions/0/status")
+                .and_then(Value::as_str)
+                == Some("True");
+            Ok(if ready {
+                Ok(())
+            } else {
+                Err(v["status"].to_string())
+            })
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
+    }
+}
+
 /// The Phase 2 exit scenario's Azure half, with the built-in library's own manifests: a slot
 /// swap after a lead's approval (a long-running ARM operation followed to its end), a Key Vault
 /// secret rotated without its value appearing anywhere, and a dev environment provisioned with
@@ -1017,22 +1071,7 @@ async fn slot_swap_secret_rotation_and_dev_environment_against_a_local_azure() {
     admin_apply(
         n,
         &format!(
-            r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {{name: people}}
-rules:
-  - apiGroups: ["actions.nexus.dev"]
-    resources: ["actions", "actionruns", "actionapprovals"]
-    verbs: ["get", "list", "watch", "create"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: people}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}}
-subjects:
-  - {{kind: Group, name: nexus-developers, apiGroup: rbac.authorization.k8s.io}}
-  - {{kind: Group, name: nexus-team-leads, apiGroup: rbac.authorization.k8s.io}}
----
+            r#"{library_people}---
 apiVersion: v1
 kind: Secret
 metadata: {{name: azure}}
@@ -1075,7 +1114,8 @@ apiVersion: catalog.nexus.dev/v1alpha1
 kind: Environment
 metadata: {{name: dev}}
 spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
-"#
+"#,
+            library_people = LIBRARY_PEOPLE
         ),
     );
     // The library's manifests as shipped; only the vault host points at the local Key Vault
@@ -1113,38 +1153,21 @@ spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
         "nexus-azure".into(),
     ];
     let c = ControllerProcess::start(&opts).unwrap();
-    for action in [
-        "appservice-swap-slots",
-        "keyvault-rotate-secret",
-        "provision-dev-environment",
-    ] {
-        wait_for(&format!("Action {action} Ready"), WAIT, || async move {
-            let v = get_json(n, "actions.actions.nexus.dev", action);
-            let ready = v
-                .pointer("/status/conditions/0/status")
-                .and_then(Value::as_str)
-                == Some("True");
-            Ok(if ready {
-                Ok(())
-            } else {
-                Err(v["status"].to_string())
-            })
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", c.log_tail()));
-    }
-    let dana: (&str, &[&str]) = ("dana", &["nexus-developers"]);
-    let lee: (&str, &[&str]) = ("lee", &["nexus-team-leads"]);
+    wait_actions_ready(
+        n,
+        &[
+            "appservice-swap-slots",
+            "keyvault-rotate-secret",
+            "provision-dev-environment",
+        ],
+        &c,
+    )
+    .await;
+    let (dana, lee) = (DANA, LEE);
     let run = |name: &str, action: &str, target: &str, inputs: &str| {
-        format!(
-            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec:\n  action: {action}\n  target: {target}\n  requester: dana\n  inputs: {inputs}\n"
-        )
+        dana_run(name, action, target, inputs)
     };
-    let approve = |name: &str, run: &str| {
-        format!(
-            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionApproval\nmetadata: {{name: {name}}}\nspec: {{run: {run}, stage: lead, decision: Approve, author: lee, comment: go}}\n"
-        )
-    };
+    let approve = lee_approval;
     let calls = |what: &str| -> Vec<(String, Value)> {
         seen.lock()
             .unwrap()
@@ -1346,22 +1369,7 @@ async fn pod_logs_and_an_audited_exec_through_the_kubelet_api() {
     admin_apply(
         n,
         &format!(
-            r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {{name: people}}
-rules:
-  - apiGroups: ["actions.nexus.dev"]
-    resources: ["actions", "actionruns", "actionapprovals"]
-    verbs: ["get", "list", "watch", "create"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: people}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}}
-subjects:
-  - {{kind: Group, name: nexus-developers, apiGroup: rbac.authorization.k8s.io}}
-  - {{kind: Group, name: nexus-team-leads, apiGroup: rbac.authorization.k8s.io}}
----
+            r#"{library_people}---
 apiVersion: catalog.nexus.dev/v1alpha1
 kind: Team
 metadata: {{name: payments}}
@@ -1394,7 +1402,8 @@ spec:
       logsFile: {log}
 "#,
             work = work.display(),
-            log = log_file.display()
+            log = log_file.display(),
+            library_people = LIBRARY_PEOPLE
         ),
     );
     admin_apply(
@@ -1425,18 +1434,11 @@ spec:
     })
     .await
     .unwrap();
-    let dana: (&str, &[&str]) = ("dana", &["nexus-developers"]);
-    let lee: (&str, &[&str]) = ("lee", &["nexus-team-leads"]);
-    let run = |name: &str, action: &str, inputs: &str| {
-        format!(
-            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec:\n  action: {action}\n  target: component:{n}/checkout\n  requester: dana\n  inputs: {inputs}\n"
-        )
-    };
-    let approve = |name: &str, run: &str| {
-        format!(
-            "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionApproval\nmetadata: {{name: {name}}}\nspec: {{run: {run}, stage: lead, decision: Approve, author: lee}}\n"
-        )
-    };
+    wait_actions_ready(n, &["aks-pod-exec", "aks-pod-logs"], &c).await;
+    let (dana, lee) = (DANA, LEE);
+    let target = format!("component:{n}/checkout");
+    let run = |name: &str, action: &str, inputs: &str| dana_run(name, action, &target, inputs);
+    let approve = lee_approval;
 
     // Logs: no approval; the lines land in the run's log tail.
     apply_as_ok(n, dana, &run("logs", "aks-pod-logs", "{pod: checkout-0}"));

@@ -85,15 +85,19 @@ struct Transition {
     phase: Option<&'static str>,
     audit: Vec<(&'static str, Value)>,
     event: Vec<(EventType, String, String)>,
+    /// resourceVersion the status write is conditional on: the version this reconcile read, or
+    /// the one its own earlier write (the write-ahead) produced.
+    resource_version: Option<String>,
 }
 
 impl Transition {
-    fn new() -> Self {
+    fn new(resource_version: Option<String>) -> Self {
         Transition {
             set: Vec::new(),
             phase: None,
             audit: Vec::new(),
             event: Vec::new(),
+            resource_version,
         }
     }
 }
@@ -102,7 +106,7 @@ pub async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Ctx>) -> Result<Requeue, Er
     let ns = run.namespace().unwrap_or_default();
     let name = run.name_any();
     let mut status = run.status.clone().unwrap_or_default();
-    let mut t = Transition::new();
+    let mut t = Transition::new(run.metadata.resource_version.clone());
 
     // A retry (spec.attempt raised) reopens a failed run: same approvals, new execution.
     let retry = is_true(&status, c::FAILED)
@@ -122,7 +126,7 @@ pub async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Ctx>) -> Result<Requeue, Er
             .push(NewCondition::new(c::RUNNING, FALSE, "Retrying", ""));
         status.finished_at = None;
     } else if terminal(&status) {
-        cleanup_grants(&ctx, &ns, &name, None).await?;
+        cleanup_grants(&ctx, &ns, &name, &[]).await?;
         return archive_when_due(&run, &ctx, &status).await;
     }
 
@@ -238,7 +242,7 @@ async fn step(
         t.phase = Some(phase::CANCELLED);
         status.finished_at = Some(now());
         t.audit.push(("run.cancelled", json!({})));
-        cleanup_grants(ctx, &ns, &name, None).await?;
+        cleanup_grants(ctx, &ns, &name, &[]).await?;
         return Ok(Requeue::await_change());
     }
 
@@ -301,11 +305,13 @@ async fn step(
                         grants::stage(&name, &ns, &owner, &stage, &approvers),
                     )
                     .await?;
+                    // Earlier stages' grants go; the requester marker stays while any stage
+                    // is open (it is what refuses self-approval).
                     cleanup_grants(
                         ctx,
                         &ns,
                         &name,
-                        Some(&grants::stage_grant_name(&name, &stage)),
+                        &["requester", &grants::stage_grant_name(&name, &stage)],
                     )
                     .await?;
                     let message = format!("waiting for stage {stage}");
@@ -359,7 +365,7 @@ async fn step(
                         json!({"auto": auto, "stages": status.stages}),
                     ));
                     t.event.push((EventType::Normal, reason.into(), msg));
-                    cleanup_grants(ctx, &ns, &name, Some("requester")).await?;
+                    cleanup_grants(ctx, &ns, &name, &["requester"]).await?;
                 }
                 Verdict::Rejected { by, stage, comment } => {
                     let msg = format!(
@@ -383,7 +389,7 @@ async fn step(
                     t.audit
                         .push(("run.rejected", json!({"by": by, "stage": stage})));
                     t.event.push((EventType::Warning, "Rejected".into(), msg));
-                    cleanup_grants(ctx, &ns, &name, None).await?;
+                    cleanup_grants(ctx, &ns, &name, &[]).await?;
                     return Ok(Requeue::await_change());
                 }
                 Verdict::Expired => {
@@ -400,7 +406,7 @@ async fn step(
                     status.finished_at = Some(now());
                     t.audit.push(("run.expired", json!({})));
                     t.event.push((EventType::Warning, "Expired".into(), msg));
-                    cleanup_grants(ctx, &ns, &name, None).await?;
+                    cleanup_grants(ctx, &ns, &name, &[]).await?;
                     return Ok(Requeue::await_change());
                 }
             }
@@ -451,7 +457,9 @@ async fn step(
             ));
             // Write-ahead: the record reaches the apiserver before the work starts.
             // `status` keeps what was written, so the final commit builds on it.
-            commit(run, ctx, status, std::mem::replace(t, Transition::new())).await?;
+            let rv = t.resource_version.clone();
+            t.resource_version =
+                commit(run, ctx, status, std::mem::replace(t, Transition::new(rv))).await?;
             outcome(executors::start(&rc, &exec).await)?
         }
         Some(exec) if exec.finished_at.is_none() => {
@@ -494,7 +502,7 @@ async fn step(
                 .push(("run.succeeded", json!({"outputs": status.outputs})));
             t.event
                 .push((EventType::Normal, "Succeeded".into(), last_line(&log)));
-            cleanup_grants(ctx, &ns, &name, None).await?;
+            cleanup_grants(ctx, &ns, &name, &[]).await?;
             Ok(Requeue::await_change())
         }
         Progress::Failed { message, log } => {
@@ -515,7 +523,7 @@ async fn step(
                 status.rollback_run = Some(rb_name);
                 return Ok(Requeue::requeue(Duration::from_secs(2)));
             }
-            cleanup_grants(ctx, &ns, &name, None).await?;
+            cleanup_grants(ctx, &ns, &name, &[]).await?;
             Ok(Requeue::await_change())
         }
     }
@@ -802,12 +810,18 @@ async fn follow_rollback(
 
 /// Writes the status (server-side apply of the whole status: the controller owns it), then
 /// the audit entry and the Event.
+/// Writes the status (when it changed), then its audit entries, notifications and Events.
+/// The write is conditional on the resourceVersion this reconcile built on: a reconcile that
+/// read a stale copy (a cache behind its own last write) gets a conflict and is retried on
+/// fresh data, instead of overwriting newer status — exactly-once execution rests on it.
+/// Returns the resourceVersion after the write.
 async fn commit(
     run: &ActionRun,
     ctx: &Ctx,
     status: &mut ActionRunStatus,
     t: Transition,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
+    let mut resource_version = t.resource_version.clone();
     let ns = run.namespace().unwrap_or_default();
     let name = run.name_any();
     status.conditions = conditions::merge(
@@ -824,9 +838,10 @@ async fn commit(
         let patch = json!({
             "apiVersion": "actions.nexus.dev/v1alpha1",
             "kind": "ActionRun",
+            "metadata": {"resourceVersion": resource_version},
             "status": status,
         });
-        Api::<ActionRun>::namespaced(ctx.client.clone(), &ns)
+        let written = Api::<ActionRun>::namespaced(ctx.client.clone(), &ns)
             .patch_status(
                 &name,
                 &PatchParams::apply(MANAGER).force(),
@@ -834,6 +849,7 @@ async fn commit(
             )
             .await
             .map_err(Error::Kube)?;
+        resource_version = written.metadata.resource_version;
     }
     for (kind, details) in &t.audit {
         let outcome = match *kind {
@@ -894,7 +910,7 @@ async fn commit(
             debug!(error = %e, "could not publish event");
         }
     }
-    Ok(())
+    Ok(resource_version)
 }
 
 /// Writes `Counted=False` with the reason on approvals the run did not count, and
@@ -1044,7 +1060,9 @@ async fn ensure(ctx: &Ctx, ns: &str, (role, binding): (Role, RoleBinding)) -> Re
 
 /// Deletes a run's grants except `keep` (a grant name, or `requester` for the requester
 /// marker). Owner references clean up after deleted runs; this closes stages as they end.
-async fn cleanup_grants(ctx: &Ctx, ns: &str, run: &str, keep: Option<&str>) -> Result<(), Error> {
+/// Deletes the run's grants except those named in `keep` (`"requester"` stands for the
+/// requester marker).
+async fn cleanup_grants(ctx: &Ctx, ns: &str, run: &str, keep: &[&str]) -> Result<(), Error> {
     let requester = grants::requester(run, ns, &Default::default(), "")
         .0
         .metadata
@@ -1067,7 +1085,9 @@ async fn cleanup_grants(ctx: &Ctx, ns: &str, run: &str, keep: Option<&str>) -> R
                     .iter()
                     .flatten()
                     .any(|o| o.name == run));
-        let kept = keep.is_some_and(|k| k == n || (k == "requester" && n == requester));
+        let kept = keep
+            .iter()
+            .any(|k| *k == n || (*k == "requester" && n == requester));
         if !ours || kept {
             continue;
         }
