@@ -213,6 +213,11 @@ bench-actions: tools ## Actions benchmark (runs/s creation → Succeeded, approv
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	target/release/nexus-actions-bench --controller-bin $(REPO)/target/release/nexus-controller $(BENCH_ACTIONS_ARGS)
 
+BENCH_SCORECARD_ENTITIES ?= 10000
+.PHONY: bench-scorecards
+bench-scorecards: ## Scorecard engine: rule evaluations/s and a full re-evaluation of BENCH_SCORECARD_ENTITIES (10000) × the five templates, one core; no cluster
+	$(CARGO) run --release -p nexus-scorecards --bin nexus-scorecard-bench -- --entities $(BENCH_SCORECARD_ENTITIES)
+
 .PHONY: bench-read
 bench-read: tools ## Read-path benchmark of nexus-apiserver (BENCH_READ_ENTITIES=100000): in-process, then on a fresh control plane; JSON lines
 	$(CARGO) build --release -p nexus-controller -p nexus-apiserver
