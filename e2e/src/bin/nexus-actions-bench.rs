@@ -125,10 +125,12 @@ fn install_policies() -> anyhow::Result<()> {
 
 /// Phase of each run, with the instant a watch first saw it.
 type Seen = Arc<Mutex<HashMap<String, (String, Instant)>>>;
+/// The instant each (run, phase) was first seen.
+type Firsts = Arc<Mutex<HashMap<(String, String), Instant>>>;
 
 /// Watches the namespace's ActionRuns and records, per run, the first time each phase was seen.
-fn watch_runs(client: &Client, ns: &str) -> (Arc<Mutex<HashMap<(String, String), Instant>>>, Seen) {
-    let firsts: Arc<Mutex<HashMap<(String, String), Instant>>> = Default::default();
+fn watch_runs(client: &Client, ns: &str) -> (Firsts, Seen) {
+    let firsts: Firsts = Default::default();
     let latest: Seen = Default::default();
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), ns, &resource("ActionRun", "actionruns"));
