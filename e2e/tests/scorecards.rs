@@ -771,6 +771,17 @@ spec:
         reasons.contains("failing: Runbook linked (runbook): Link a runbook to the component."),
         "{reasons}"
     );
+    // As an Azure DevOps "Invoke REST API" check calls it: a Generic service connection's
+    // basic auth, the token as the password; the success criterion reads `allowed`.
+    let ado = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}{path}", c.webhook_port))
+        .basic_auth("nexus", Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ado.status().as_u16(), 200);
+    let body: Value = ado.json().await.unwrap();
+    assert_eq!(body["allowed"], false, "{body}");
     // Without ?scorecard= the controller's --gate-scorecards apply.
     let (code, body) = gate(&c, &format!("/gate/{n}/component/api"), Some(TOKEN)).await;
     assert_eq!((code, body["scorecard"].as_str()), (200, Some(sc.as_str())));
@@ -879,6 +890,10 @@ spec: {title: Restart the API, content: "# Restart\nkubectl rollout restart depl
         "{body}"
     );
     assert_eq!(body["level"], "Bronze");
+    assert_eq!(
+        body["reasons"],
+        json!(["level Bronze meets the required Bronze"])
+    );
     let (code, out) = nexus_gate(&c, &format!("component:{n}/api"), &token_file);
     assert_eq!(code, 0, "{out}");
     create_run(n, "promote-2");

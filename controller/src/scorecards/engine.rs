@@ -48,10 +48,12 @@ const DEFAULT_SWEEP: Duration = Duration::from_secs(3600);
 /// A catalog entity as the engine keeps it.
 #[derive(Debug)]
 struct Entity {
-    /// The object as rules see it: managed fields, the last-applied annotation and
-    /// `status.scorecards` removed.
-    json: Arc<Value>,
-    /// Hash of `json` without `metadata.resourceVersion`: a new value means the entity changed.
+    /// The object as rules see it (managed fields, the last-applied annotation, the
+    /// resourceVersion and `status.scorecards` removed), as compact JSON text: parsed when
+    /// evaluated. A parsed `Value` takes several times the memory of its text, and the engine
+    /// holds every catalog entity.
+    json: Arc<str>,
+    /// Hash of `json`: a new value means the entity changed.
     fingerprint: u64,
     /// `status.relations`: (relation type, target).
     relations: Vec<(String, EntityRef)>,
@@ -257,7 +259,7 @@ impl Engine {
                 let mut affected: Vec<EntityRef> =
                     e.relations.iter().map(|(_, t)| t.clone()).collect();
                 affected.extend(relations.iter().map(|(_, t)| t.clone()));
-                e.json = Arc::new(json);
+                e.json = json;
                 e.fingerprint = fingerprint;
                 e.relations = relations;
                 e.mismatches = 0;
@@ -273,7 +275,7 @@ impl Engine {
                 self.entities.insert(
                     key.clone(),
                     Entity {
-                        json: Arc::new(json),
+                        json,
                         fingerprint,
                         relations,
                         stored: Some(stored),
@@ -476,12 +478,20 @@ impl Engine {
         self.batch_full = full.iter().cloned().collect();
         let dirty = std::mem::take(&mut self.dirty_entities);
         let mut items = Vec::new();
+        if full.is_empty() {
+            // Only changed entities: no need to look at the others.
+            items.extend(
+                dirty
+                    .into_iter()
+                    .filter(|r| self.entities.contains_key(r))
+                    .map(|r| (r, Which::All)),
+            );
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            return items;
+        }
         for (r, e) in &self.entities {
             if dirty.contains(r) {
                 items.push((r.clone(), Which::All));
-                continue;
-            }
-            if full.is_empty() {
                 continue;
             }
             let relevant: Vec<String> = full
@@ -646,7 +656,7 @@ impl Engine {
             .flat_map(|s| s.iter().map(String::as_str))
             .chain(FACT_RELATIONS)
             .collect();
-        let mut input = Input::new((*e.json).clone(), now);
+        let mut input = Input::new(parse_json(&e.json), now);
         for (rel, target) in &e.relations {
             if !all && !wanted.contains(rel.as_str()) {
                 continue;
@@ -655,7 +665,7 @@ impl Engine {
                 continue;
             }
             if let Some(t) = self.entities.get(target) {
-                input = input.relation(rel.clone(), (*t.json).clone());
+                input = input.relation(rel.clone(), parse_json(&t.json));
             }
         }
         input.derive_facts()
@@ -891,9 +901,15 @@ fn same_results(a: &[ScorecardResult], b: &[ScorecardResult]) -> bool {
     a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| same_result(x, y))
 }
 
+/// Text this engine serialised itself parses; Null (which no rule passes on) would only come of
+/// a bug, never of input.
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
 struct Parsed {
     key: EntityRef,
-    json: Value,
+    json: Arc<str>,
     fingerprint: u64,
     relations: Vec<(String, EntityRef)>,
     stored: Vec<ScorecardResult>,
@@ -943,19 +959,19 @@ fn parse_entity(kind: EntityKind, mut obj: Value) -> Option<Parsed> {
                 .collect()
         })
         .unwrap_or_default();
-    let fingerprint = fingerprint(&obj);
+    let text = serde_json::to_string(&obj).ok()?;
+    let fingerprint = fingerprint(text.as_bytes());
     Some(Parsed {
         key: EntityRef::new(kind, namespace, name),
-        json: obj,
+        json: text.into(),
         fingerprint,
         relations,
         stored,
     })
 }
 
-fn fingerprint(v: &Value) -> u64 {
+fn fingerprint(bytes: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
-    let bytes = serde_json::to_vec(v).unwrap_or_default();
     let mut h = std::hash::DefaultHasher::new();
     bytes.hash(&mut h);
     h.finish()

@@ -370,8 +370,9 @@ async fn gate(
             format!("{kind:?} is not a catalog kind"),
         );
     };
+    // The kind comes from the path alone: a name with a `kind:` prefix is not a name.
     let entity = match EntityRef::parse(&name, kind, &[], &namespace) {
-        Ok(r) if r.namespace.as_ref() == namespace => r,
+        Ok(r) if r.namespace.as_ref() == namespace && r.kind == kind && !name.contains(':') => r,
         Ok(_) | Err(_) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
