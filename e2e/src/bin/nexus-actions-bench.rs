@@ -123,9 +123,9 @@ fn install_policies() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Phase of each run, with the instant a watch first saw it.
+/// Latest phase of each run, with the instant a watch saw it.
 type Seen = Arc<Mutex<HashMap<String, (String, Instant)>>>;
-/// The instant each (run, phase) was first seen.
+/// First instant a watch saw each (run, phase).
 type Firsts = Arc<Mutex<HashMap<(String, String), Instant>>>;
 
 /// Watches the namespace's ActionRuns and records, per run, the first time each phase was seen.
