@@ -59,7 +59,9 @@ struct Entity {
     relations: Vec<(String, EntityRef)>,
     /// What `status.scorecards` holds in the cluster (as last read or written); None when
     /// unknown (after a failed write), which forces the next write.
-    stored: Option<Vec<ScorecardResult>>,
+    /// (A hash of it: comparing is all it is for, and the results themselves are in
+    /// `results`; a second copy would double the engine's largest memory cost.)
+    stored: Option<u64>,
     /// The current result per scorecard (`namespace/name`), including any beyond the
     /// per-entity limit that cannot be stored.
     results: BTreeMap<String, ScorecardResult>,
@@ -238,7 +240,8 @@ impl Engine {
                     .take(MAX_SCORECARD_RESULTS)
                     .cloned()
                     .collect();
-                let matches = same_results(&stored, &desired);
+                let stored = results_hash(&stored);
+                let matches = stored == results_hash(&desired);
                 e.stored = Some(stored);
                 if matches {
                     e.mismatches = 0;
@@ -278,7 +281,7 @@ impl Engine {
                         json,
                         fingerprint,
                         relations,
-                        stored: Some(stored),
+                        stored: Some(results_hash(&stored)),
                         results,
                         mismatches: 0,
                     },
@@ -407,11 +410,8 @@ impl Engine {
         self.dirty_cards.remove(&key);
         self.status_dirty.remove(&key);
         for (r, e) in &self.entities {
-            if e.results.contains_key(&key)
-                || e.stored
-                    .as_ref()
-                    .is_some_and(|s| s.iter().any(|x| x.scorecard == key))
-            {
+            // `results` holds every stored entry (it starts from them), so it is enough to look.
+            if e.results.contains_key(&key) {
                 self.dirty_entities.insert(r.clone());
             }
         }
@@ -544,14 +544,14 @@ impl Engine {
             .take(MAX_SCORECARD_RESULTS)
             .cloned()
             .collect();
-        let same = e.stored.as_ref().is_some_and(|s| same_results(s, &desired));
-        if same {
+        let hash = results_hash(&desired);
+        if e.stored == Some(hash) {
             if let Some(m) = &self.metrics {
                 m.result_writes_skipped.inc();
             }
             return None;
         }
-        e.stored = Some(desired.clone());
+        e.stored = Some(hash);
         Some(EntityWrite {
             entity: key.clone(),
             results: desired,
@@ -893,12 +893,18 @@ fn same_result(a: &ScorecardResult, b: &ScorecardResult) -> bool {
     } == *b
 }
 
-fn same_results(a: &[ScorecardResult], b: &[ScorecardResult]) -> bool {
-    let mut a: Vec<&ScorecardResult> = a.iter().collect();
-    let mut b: Vec<&ScorecardResult> = b.iter().collect();
-    a.sort_by(|x, y| x.scorecard.cmp(&y.scorecard));
-    b.sort_by(|x, y| x.scorecard.cmp(&y.scorecard));
-    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| same_result(x, y))
+/// A hash of a list of results that ignores their order and evaluation times: two lists with
+/// the same hash need no write.
+fn results_hash(results: &[ScorecardResult]) -> u64 {
+    let mut sorted: Vec<ScorecardResult> = results
+        .iter()
+        .map(|r| ScorecardResult {
+            evaluated_at: Time(Timestamp::UNIX_EPOCH),
+            ..r.clone()
+        })
+        .collect();
+    sorted.sort_by(|x, y| x.scorecard.cmp(&y.scorecard));
+    fingerprint(&serde_json::to_vec(&sorted).unwrap_or_default())
 }
 
 /// Text this engine serialised itself parses; Null (which no rule passes on) would only come of
