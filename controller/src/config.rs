@@ -314,6 +314,12 @@ impl Config {
         }
         self.ingest()?;
         self.run_ttl()?;
+        if self.gate_token_file.is_some() && self.ingest()?.webhook_addr.is_none() {
+            return Err(
+                "--gate-token-file needs --webhook-addr: the gate endpoint is served on the webhook listener"
+                    .into(),
+            );
+        }
         if self.gate_scorecards.iter().all(|s| s.trim().is_empty()) {
             return Err("--gate-scorecards needs at least one scorecard".into());
         }
@@ -364,5 +370,17 @@ mod tests {
         let cfg = Config::parse_from(["nexus-controller", "--gate-scorecards", "Not A Name"]);
         let err = cfg.validate().unwrap_err();
         assert!(err.contains("--gate-scorecards"), "{err}");
+        let cfg = Config::parse_from([
+            "nexus-controller",
+            "--webhook-addr",
+            "off",
+            "--gate-token-file",
+            "/etc/nexus/gate/token",
+        ]);
+        let err = cfg.validate().unwrap_err();
+        assert!(
+            err.contains("--gate-token-file needs --webhook-addr"),
+            "{err}"
+        );
     }
 }
