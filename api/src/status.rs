@@ -1,9 +1,17 @@
-//! The status block every catalog kind shares. The catalog controller owns these fields (field
-//! manager `nexus-catalog`); ingestion writes its facts next to them under its own manager.
+//! The status block every catalog kind shares. The catalog controller owns most of these fields
+//! (field manager `nexus-catalog`); the scorecard controller owns `scorecards` (field manager
+//! `nexus-scorecards`); ingestion writes its facts next to them under its own manager.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::scorecards::ScorecardResult;
+
+/// Most scorecard results one entity keeps in `status.scorecards` (one per scorecard that
+/// applies to it). Each result is bounded too, so the entity stays far below etcd's object
+/// limit; a scorecard beyond the limit is reported on its own status instead.
+pub const MAX_SCORECARD_RESULTS: usize = 16;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -27,6 +35,14 @@ pub struct EntityStatus {
     /// Set when there were more relations than are kept in status (see `relations`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relations_truncated: Option<bool>,
+    /// The entity's result against every scorecard that applies to it, by scorecard
+    /// (`namespace/name`): score, level, whether it passes, and the failing and unknown rules.
+    /// Written by the scorecard controller (field manager `nexus-scorecards`); a list map keyed
+    /// by `scorecard`, so each entry has its own owner under server-side apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_SCORECARD_RESULTS))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["scorecard".into()]))]
+    pub scorecards: Vec<ScorecardResult>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, KubeSchema)]

@@ -87,6 +87,8 @@ declare -A VARIANT=(
     [no-ingestion]="--set ingestion.enabled=false"
     [audit-azure-monitor]="--set actions.audit.azureMonitor.endpoint=https://nexus-dce.westeurope-1.ingest.monitor.azure.com --set actions.audit.azureMonitor.dcrImmutableId=dcr-0123456789abcdef0123456789abcdef --set actions.audit.retentionDays=365 --set actions.audit.persistence.storageClassName=azurefile-csi"
     [no-audit]="--set actions.audit.enabled=false"
+    [scorecards-gate]="--set scorecards.gate.token.secretName=nexus-gate --set scorecards.gate.scorecards={production-readiness,platform/security} --set scorecards.snapshotRetentionDays=90 --set scorecards.namespace=org-standards"
+    [no-scorecards]="--set scorecards.enabled=false"
     [apiserver-secret]="--set apiserver.tls.mode=secret --set apiserver.tls.secretName=nexus-apiserver-byo-tls --set apiserver.tls.caBundle=$TEST_CA_B64"
     [apiserver-oidc]="--set apiserver.portal.oidc.issuerUrl=$OIDC_ISSUER --set apiserver.portal.oidc.audiences={api://nexus-portal,$OIDC_CLIENT} --set apiserver.portal.oidc.groupsPrefix=entra: --set apiserver.portal.oidc.clockSkew=30s --set apiserver.portal.tls.secretName=nexus-portal-tls --set apiserver.portal.ingress.enabled=true --set apiserver.portal.ingress.className=nginx --set apiserver.portal.ingress.host=nexus.contoso.example --set apiserver.portal.ingress.tls.secretName=nexus-portal-public-tls --set apiserver.replicaCount=3 --set apiserver.image.tag=1.2.3"
 )
@@ -95,7 +97,7 @@ SERVICE_MONITOR_ARGS="--set watchNamespace=team-a --set metrics.serviceMonitor.e
 # Rendered only (needs cert-manager's CRDs on a cluster).
 CERT_MANAGER_ARGS="--set apiserver.tls.mode=cert-manager"
 # Rendered only (its integrations namespace does not exist in the dry-run cluster).
-INGESTION_HOOKS_ARGS="--set ingestion.namespace=nexus-integrations --set ingestion.webhooks.ingress.enabled=true --set ingestion.webhooks.ingress.host=hooks.contoso.example --set ingestion.webhooks.ingress.tls.secretName=hooks-tls --set ingestion.polling=false"
+INGESTION_HOOKS_ARGS="--set ingestion.namespace=nexus-integrations --set ingestion.webhooks.ingress.enabled=true --set ingestion.webhooks.ingress.host=hooks.contoso.example --set ingestion.webhooks.ingress.tls.secretName=hooks-tls --set ingestion.polling=false --set scorecards.gate.token.secretName=nexus-gate --set scorecards.gate.exposeOnIngress=true"
 
 render() { # variant-name, extra args… → $WORK/<variant>.yaml
     local name="$1"
@@ -291,6 +293,51 @@ helm template nexus "$CHART" --namespace "$NS" --set actions.audit.azureMonitor.
     >/dev/null 2>"$WORK/audit.err" && fail "an Azure Monitor endpoint without a rule id rendered"
 grep -q "dcrImmutableId is required" "$WORK/audit.err" || fail "audit: unclear error: $(cat "$WORK/audit.err")"
 ok "audit: persistent claim, retention, Azure Monitor forwarding"
+
+# Scorecards: the controller's flags, the gate token as a mounted file (never an argument), the
+# RBAC to write Scorecard status and snapshots only when the controller runs, /gate/ on the
+# webhook Ingress only when asked (and only with a token).
+for t in "--scorecards=true" "--scorecards-namespace=nexus-org" "--scorecard-snapshot-retention-days=400" \
+    "--gate-scorecards=production-readiness"; do
+    expect_text defaults "$t"
+done
+expect_no_text defaults "--gate-token-file"
+expect_no_text defaults "mountPath: /etc/nexus/gate"
+expect_no_text defaults "path: /gate/"
+for t in "--gate-token-file=/etc/nexus/gate/token" "mountPath: /etc/nexus/gate" "secretName: nexus-gate" \
+    "--gate-scorecards=production-readiness,platform/security" "--scorecard-snapshot-retention-days=90" \
+    "--scorecards-namespace=org-standards" "items: [{key: token, path: token}]"; do
+    expect_text scorecards-gate "$t"
+done
+expect_text no-scorecards "--scorecards=false"
+scorecard_rules() { # variant → the apiGroups/resources/verbs lines of the scorecards ClusterRole
+    doc "$WORK/$1.yaml" ClusterRole "$C-scorecards" | grep -E '^ *(- )?(apiGroups|verbs|resources):|^ *- [a-z/]+$' |
+        sed 's/^ *- */  /; s/^ */  /' | tr -s ' '
+}
+want=' apiGroups: ["scorecards.nexus.dev"]
+ resources:
+ scorecards
+ scorecardsnapshots
+ verbs: ["get", "list", "watch"]
+ apiGroups: ["scorecards.nexus.dev"]
+ resources:
+ scorecards/status
+ verbs: ["get", "patch", "update"]
+ apiGroups: ["scorecards.nexus.dev"]
+ resources: ["scorecardsnapshots"]
+ verbs: ["create", "delete"]'
+[[ "$(scorecard_rules defaults)" == "$want" ]] || fail "defaults: the scorecards ClusterRole is not read + status + snapshots:
+$(scorecard_rules defaults)"
+want=' apiGroups: ["scorecards.nexus.dev"]
+ resources:
+ scorecards
+ scorecardsnapshots
+ verbs: ["get", "list", "watch"]'
+[[ "$(scorecard_rules no-scorecards)" == "$want" ]] || fail "no-scorecards: the scorecards ClusterRole must only read (the gates):
+$(scorecard_rules no-scorecards)"
+expect_text ingestion-hooks "path: /gate/"
+expect_text ingestion-hooks "--gate-token-file=/etc/nexus/gate/token"
+ok "scorecards: flags, gate token file, RBAC with and without the controller, /gate/ on the Ingress"
 
 # watchNamespace: Role/RoleBinding in that namespace instead of ClusterRole/ClusterRoleBinding.
 expect_object watch-namespace "Role/$NS/$C"
@@ -540,6 +587,11 @@ reject "a dev-auth apiserver variable" --set "apiserver.extraEnv[0].name=NEXUS_D
 reject "an unknown TLS mode" --set apiserver.tls.mode=none
 reject "a plain-HTTP OIDC issuer" --set apiserver.portal.oidc.issuerUrl=http://login.example.com
 reject "a misspelt OIDC key" --set apiserver.portal.oidc.audience=x
+reject "a misspelt scorecards key" --set scorecards.enable=false
+reject "a gate scorecard that is no name" --set "scorecards.gate.scorecards={Production Readiness}"
+reject "a negative snapshot retention" --set scorecards.snapshotRetentionDays=-1
+reject "no gate scorecard" --set "scorecards.gate.scorecards=null"
+reject "an empty gate scorecard list" --set-json "scorecards.gate.scorecards=[]"
 ok "values.schema.json rejects typos and invalid values"
 
 # Checks in the templates, with a message naming the value. The dev-auth ones also hold when the
@@ -572,6 +624,10 @@ refuse "an OIDC issuer without audiences" "apiserver.portal.oidc.audiences is re
     --set apiserver.portal.oidc.issuerUrl="$OIDC_ISSUER"
 refuse "the portal Ingress without OIDC" "apiserver.portal.ingress.enabled needs apiserver.portal.oidc.issuerUrl" \
     --set apiserver.portal.ingress.enabled=true --set apiserver.portal.ingress.host=nexus.contoso.example
+refuse "a gate token without the webhook listener" "scorecards.gate.token.secretName needs ingestion.enabled" \
+    --set ingestion.enabled=false --set scorecards.gate.token.secretName=nexus-gate
+refuse "/gate/ on the Ingress without a token" "scorecards.gate.exposeOnIngress needs scorecards.gate.token.secretName" \
+    --set ingestion.webhooks.ingress.enabled=true --set scorecards.gate.exposeOnIngress=true
 ok "templates refuse: secret mode without caBundle, dev sign-in via extraArgs/extraEnv, incomplete portal settings"
 
 # ---------------------------------------------------------------------------------------------
@@ -694,6 +750,12 @@ expect_access true "$SA" "$SAG" update coordination.k8s.io leases "$NS" "" nexus
 expect_access false "$SA" "$SAG" update coordination.k8s.io leases "$NS" "" kube-scheduler
 expect_access false "$SA" "$SAG" create coordination.k8s.io leases "$OTHER"
 expect_access false "$SA" "$SAG" list "" secrets "$NS"
+# the scorecard controller: Scorecard status and snapshots, never a Scorecard's spec.
+expect_access true "$SA" "$SAG" watch scorecards.nexus.dev scorecards "$OTHER"
+expect_access true "$SA" "$SAG" patch scorecards.nexus.dev scorecards "$OTHER" status
+expect_access false "$SA" "$SAG" patch scorecards.nexus.dev scorecards "$OTHER"
+expect_access true "$SA" "$SAG" create scorecards.nexus.dev scorecardsnapshots "$OTHER"
+expect_access true "$SA" "$SAG" delete scorecards.nexus.dev scorecardsnapshots "$OTHER"
 # people: the portal.nexus.dev read API, namespaced where bound, cluster-scoped via catalog-view.
 expect_access true alice "$GROUP_DEV" list portal.nexus.dev entities "$OTHER"
 expect_access true alice "$GROUP_DEV" list portal.nexus.dev searches ""

@@ -2,10 +2,12 @@
 //! installed as `kubectl-nexus`.
 //!
 //! Offline commands change nothing anywhere: they read a file and print what ingestion would
-//! apply, which is how people debug integrations and migrate from Backstage.
+//! apply, which is how people debug integrations and migrate from Backstage. `nexus gate` asks
+//! the controller's promotion gate (read-only) from a pipeline step.
 
 mod audit;
 mod convert;
+mod gate;
 mod ingest;
 mod output;
 
@@ -31,6 +33,9 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Ask the promotion gate whether an entity may go to production (for pipeline steps):
+    /// exit 0 allowed, 1 blocked (with the reasons), 2 undecided.
+    Gate(gate::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(&args),
         Command::Convert(cmd) => convert::run(&cmd),
         Command::Audit(cmd) => audit::run(&cmd),
+        Command::Gate(args) => gate::run(&args),
     };
     match result {
         Ok(code) => code,

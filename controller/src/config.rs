@@ -146,6 +146,39 @@ pub struct Config {
     /// interval; webhooks are received either way.
     #[arg(long, env = "NEXUS_POLLING", default_value_t = true, action = clap::ArgAction::Set)]
     pub polling: bool,
+    /// Run the scorecard controller: compile Scorecards, evaluate entities, write results,
+    /// distributions and daily snapshots (leader only). The gates answer either way.
+    #[arg(long, env = "NEXUS_SCORECARDS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scorecards: bool,
+    /// The organisation's scorecard namespace: bare scorecard names (in `?scorecard=`,
+    /// `--gate-scorecards`, an Action's `spec.gate.scorecards`) are looked up there.
+    #[arg(long, env = "NEXUS_SCORECARDS_NAMESPACE", default_value = "nexus-org")]
+    pub scorecards_namespace: String,
+    /// Days of ScorecardSnapshots kept, today included (0 keeps every snapshot).
+    #[arg(
+        long = "scorecard-snapshot-retention-days",
+        env = "NEXUS_SCORECARD_SNAPSHOT_RETENTION_DAYS",
+        default_value_t = 400
+    )]
+    pub snapshot_retention_days: u32,
+    /// Test only: a file holding an RFC 3339 timestamp used as "now" for rule evaluation and
+    /// snapshot days (rewrite it to move time); unset, the system clock.
+    #[arg(long, env = "NEXUS_SCORECARDS_CLOCK_FILE")]
+    pub scorecards_clock_file: Option<std::path::PathBuf>,
+    /// File holding the bearer token pipelines present to `GET /gate/{namespace}/{kind}/{name}`
+    /// on the webhook listener (mount it from a Secret); unset, the endpoint is off.
+    #[arg(long, env = "NEXUS_GATE_TOKEN_FILE")]
+    pub gate_token_file: Option<std::path::PathBuf>,
+    /// Scorecards a promotion must pass when the caller names none: the gate endpoint without
+    /// `?scorecard=`, and GitHub deployment protection rules. Comma-separated `name` or
+    /// `namespace/name`.
+    #[arg(
+        long,
+        env = "NEXUS_GATE_SCORECARDS",
+        value_delimiter = ',',
+        default_value = "production-readiness"
+    )]
+    pub gate_scorecards: Vec<String>,
 }
 
 impl Config {
@@ -201,6 +234,22 @@ impl Config {
                     self.run_ttl
                 )
             })
+    }
+
+    /// Scorecard controller settings.
+    pub fn scorecards(&self) -> crate::scorecards::Settings {
+        let clock: std::sync::Arc<dyn crate::scorecards::clock::Clock> =
+            match &self.scorecards_clock_file {
+                Some(p) => std::sync::Arc::new(crate::scorecards::clock::FileClock::new(p.clone())),
+                None => std::sync::Arc::new(crate::scorecards::clock::SystemClock),
+            };
+        crate::scorecards::Settings {
+            namespace: self.watch_namespace.clone(),
+            debounce: Duration::from_millis(self.debounce_ms),
+            retention_days: self.snapshot_retention_days,
+            clock,
+            writers: usize::from(self.concurrency),
+        }
     }
 
     /// Notification channels for actions.
@@ -265,6 +314,19 @@ impl Config {
         }
         self.ingest()?;
         self.run_ttl()?;
+        if self.gate_token_file.is_some() && self.ingest()?.webhook_addr.is_none() {
+            return Err(
+                "--gate-token-file needs --webhook-addr: the gate endpoint is served on the webhook listener"
+                    .into(),
+            );
+        }
+        if self.gate_scorecards.iter().all(|s| s.trim().is_empty()) {
+            return Err("--gate-scorecards needs at least one scorecard".into());
+        }
+        for s in &self.gate_scorecards {
+            crate::scorecards::gate::resolve_scorecard(s, &self.scorecards_namespace)
+                .map_err(|e| format!("--gate-scorecards: {e}"))?;
+        }
         Ok(())
     }
 }
@@ -287,5 +349,38 @@ mod tests {
         let err = cfg.validate().unwrap_err();
         assert!(err.contains("--renew-deadline"), "{err}");
         assert!(Config::try_parse_from(["nexus-controller", "--metrics-addr", "nope"]).is_err());
+    }
+
+    #[test]
+    fn scorecard_flags() {
+        let cfg = Config::parse_from(["nexus-controller"]);
+        assert!(cfg.scorecards);
+        assert_eq!(cfg.snapshot_retention_days, 400);
+        assert_eq!(cfg.gate_scorecards, ["production-readiness"]);
+        assert_eq!(cfg.scorecards_namespace, "nexus-org");
+        let cfg = Config::parse_from([
+            "nexus-controller",
+            "--scorecards=false",
+            "--gate-scorecards",
+            "production-readiness,platform/security",
+        ]);
+        assert!(!cfg.scorecards);
+        assert_eq!(cfg.gate_scorecards.len(), 2);
+        assert!(cfg.validate().is_ok());
+        let cfg = Config::parse_from(["nexus-controller", "--gate-scorecards", "Not A Name"]);
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("--gate-scorecards"), "{err}");
+        let cfg = Config::parse_from([
+            "nexus-controller",
+            "--webhook-addr",
+            "off",
+            "--gate-token-file",
+            "/etc/nexus/gate/token",
+        ]);
+        let err = cfg.validate().unwrap_err();
+        assert!(
+            err.contains("--gate-token-file needs --webhook-addr"),
+            "{err}"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! nexus-controller: the controllers of Nexus. This release runs the catalog controller.
+//! nexus-controller: the controllers of Nexus — catalog, ingestion, actions and scorecards —
+//! and the promotion gates.
 
 pub mod actions;
 pub mod catalog;
@@ -6,6 +7,7 @@ pub mod config;
 pub mod ingestion;
 pub mod metrics;
 pub mod runtime;
+pub mod scorecards;
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -41,6 +43,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
 
+    // The gates answer on every replica: they read results from the cluster, not from the
+    // leader's memory.
+    let scorecard_metrics = scorecards::metrics::ScorecardMetrics::new(metrics.registry());
+    let gate = Arc::new(scorecards::gate::GateChecker::new(
+        client.clone(),
+        cfg.scorecards_namespace.clone(),
+        scorecard_metrics.clone(),
+    ));
+    let gate_routes = scorecards::gate::router(Arc::new(scorecards::gate::GateHttp {
+        checker: gate.clone(),
+        token_file: cfg.gate_token_file.clone(),
+        defaults: cfg.gate_scorecards.clone(),
+    }));
     // The webhook receiver answers on every replica (writes are safe from any of them: status
     // merges carry a resourceVersion precondition); pollers run on the leader only.
     let ingest_cfg = cfg.ingest().map_err(anyhow::Error::msg)?;
@@ -52,6 +67,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 client.clone(),
                 &ingest_cfg,
                 metrics.registry(),
+                gate_routes,
                 shutdown.clone(),
             )
             .await
@@ -60,6 +76,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    if let Some(i) = &ingestion {
+        // GitHub deployment protection rules are answered as the integration's App.
+        let providers = Arc::new(actions::executors::Providers::new(
+            Some(i.shared.integrations.clone()),
+            ingest_cfg.namespace.clone(),
+            Arc::new(i.shared.secrets.clone()),
+        ));
+        let rules = scorecards::github::ProtectionRules {
+            checker: gate.clone(),
+            providers,
+            index: i.shared.applier.index.clone(),
+            integrations: i.shared.integrations.clone(),
+            scorecards: cfg.gate_scorecards.clone(),
+        };
+        let _ = i.shared.protection_rules.set(Arc::new(rules));
+    }
     let server = tokio::spawn(server::serve(
         cfg.metrics_addr,
         metrics.clone(),
@@ -130,11 +162,21 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             recorder.clone(),
             actions::Audit::new(sinks),
             providers,
+            gate.clone(),
             actions::Settings {
                 namespace: cfg.watch_namespace.clone(),
                 notify: cfg.notify(),
                 run_ttl: cfg.run_ttl().map_err(anyhow::Error::msg)?,
             },
+            stop_controllers_early.clone(),
+        ));
+    }
+    if cfg.scorecards {
+        tokio::spawn(scorecards::run(
+            client.clone(),
+            recorder.clone(),
+            scorecard_metrics.clone(),
+            cfg.scorecards(),
             stop_controllers_early.clone(),
         ));
     }

@@ -74,6 +74,24 @@ pub struct ActionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     pub category: Option<String>,
+    /// Scorecard gates a run's target must pass (an Action that promotes to production names
+    /// `production-readiness`). A run whose target does not pass is refused before approval
+    /// (`Validated=False`, reason `GateFailed`, with what to fix), and the gates are checked
+    /// again just before execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<ActionGate>,
+}
+
+/// The scorecards whose gate an Action's target must pass.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionGate {
+    /// Scorecards as `namespace/name`, or a bare name for a scorecard in the organisation's
+    /// scorecard namespace (the controller's `--scorecards-namespace`, `nexus-org` by default).
+    /// Every one must allow the target.
+    #[schemars(length(min = 1, max = 8), inner(length(min = 1, max = 317)))]
+    #[x_kube(validation = Rule::new("self.all(s, s.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$'))").message("spec.gate.scorecards entries must be a scorecard name or namespace/name"))]
+    pub scorecards: Vec<String>,
 }
 
 fn default_timeout() -> String {

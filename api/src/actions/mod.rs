@@ -17,8 +17,8 @@ pub mod executor;
 pub mod run;
 
 pub use action::{
-    Action, ActionSpec, ActionStatus, ApprovalPolicy, ApprovalStage, Rollback, Subjects,
-    TimeoutAction,
+    Action, ActionGate, ActionSpec, ActionStatus, ApprovalPolicy, ApprovalStage, Rollback,
+    Subjects, TimeoutAction,
 };
 pub use approval::{ActionApproval, ActionApprovalSpec, ActionApprovalStatus, Decision};
 pub use executor::Executor;

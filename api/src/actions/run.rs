@@ -83,8 +83,9 @@ pub struct ActionRunStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
-    /// Summary of the conditions: `Pending`, `WaitingForApproval`, `Approved`, `Running`,
-    /// `Succeeded`, `Failed`, `Rejected`, `Expired`, `Cancelled`, `RolledBack`.
+    /// Summary of the conditions: `Pending`, `Invalid`, `Refused` (the target does not pass
+    /// the Action's scorecard gate), `WaitingForApproval`, `Approved`, `Running`, `Succeeded`,
+    /// `Failed`, `Rejected`, `Expired`, `Cancelled`, `RolledBack`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     /// The Action as it was when the run was validated: editing the Action never changes a run

@@ -40,6 +40,19 @@ pub enum Error {
     Kube(#[source] kube::Error),
     #[error("executor: {0}")]
     Executor(String),
+    #[error("scorecard gate: {0}")]
+    Gate(GateRefusal),
+}
+
+/// A scorecard gate that could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum GateRefusal {
+    /// The run cannot be gated as asked (no target, a target that does not parse).
+    #[error("{0}")]
+    Invalid(String),
+    /// The Kubernetes API did not answer: retried.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 /// What the reconcilers share.
@@ -53,6 +66,8 @@ pub struct Ctx {
     pub run_ttl: Option<Duration>,
     /// Integrations and credentials of the external executors.
     pub providers: Arc<executors::Providers>,
+    /// Decides the scorecard gates of gated Actions (`spec.gate`).
+    pub gate: Arc<crate::scorecards::gate::GateChecker>,
 }
 
 /// Runs the Action and ActionRun controllers until `shutdown` (leader only).
@@ -71,6 +86,7 @@ pub async fn run(
     recorder: Recorder,
     audit: Audit,
     providers: Arc<executors::Providers>,
+    gate: Arc<crate::scorecards::gate::GateChecker>,
     settings: Settings,
     shutdown: CancellationToken,
 ) {
@@ -94,6 +110,7 @@ pub async fn run(
         portal_url: notify.portal_url.clone(),
         run_ttl,
         providers,
+        gate,
     });
     let (runs, actions, approvals_api, jobs): (
         Api<ActionRun>,

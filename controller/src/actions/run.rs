@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use tracing::{debug, info};
 
 use super::{
-    Ctx, Error, approvals,
+    Ctx, Error, GateRefusal, approvals,
     approvals::Verdict,
     audit::Event as AuditEvent,
     executors::{self, ExecError, Progress, RunContext},
@@ -57,22 +57,35 @@ mod phase {
     pub const EXPIRED: &str = "Expired";
     pub const CANCELLED: &str = "Cancelled";
     pub const ROLLED_BACK: &str = "RolledBack";
+    pub const REFUSED: &str = "Refused";
 }
+
+/// Reason of `Validated=False` (and of `Failed=True` when the gate closed during approval):
+/// the target does not pass a scorecard gate of the Action.
+pub const GATE_FAILED: &str = "GateFailed";
 
 fn is_true(s: &ActionRunStatus, t: &str) -> bool {
     conditions::find(&s.conditions, t).is_some_and(|c| c.status == TRUE)
 }
 
+/// Refused by a scorecard gate at validation: final (a new run is needed once the target
+/// passes, so a run never starts days later merely because someone fixed a rule meanwhile).
+fn refused(s: &ActionRunStatus) -> bool {
+    conditions::find(&s.conditions, c::VALIDATED)
+        .is_some_and(|c| c.status == FALSE && c.reason == GATE_FAILED)
+}
+
 fn terminal(s: &ActionRunStatus) -> bool {
-    [
-        c::REJECTED,
-        c::EXPIRED,
-        c::SUCCEEDED,
-        c::CANCELLED,
-        c::ROLLED_BACK,
-    ]
-    .iter()
-    .any(|t| is_true(s, t))
+    refused(s)
+        || [
+            c::REJECTED,
+            c::EXPIRED,
+            c::SUCCEEDED,
+            c::CANCELLED,
+            c::ROLLED_BACK,
+        ]
+        .iter()
+        .any(|t| is_true(s, t))
         || (is_true(s, c::FAILED) && !rollback_pending(s))
 }
 
@@ -179,10 +192,27 @@ async fn step(
         .controller_owner_ref(&())
         .ok_or_else(|| StepError::Fatal("the run has no uid yet".into()))?;
 
-    // 1. Validate and pin the Action.
+    // 1. Validate and pin the Action; a gated Action's target must pass its scorecards.
     if status.action.is_none() {
         match validate(run, ctx).await? {
-            Err(message) => {
+            Err(Refusal::Gate(message)) => {
+                t.set.push(NewCondition::new(
+                    c::VALIDATED,
+                    FALSE,
+                    GATE_FAILED,
+                    message.clone(),
+                ));
+                t.phase = Some(phase::REFUSED);
+                status.finished_at = Some(now());
+                t.audit.push((
+                    "run.refused",
+                    json!({"reason": GATE_FAILED, "message": message}),
+                ));
+                t.event
+                    .push((EventType::Warning, GATE_FAILED.into(), message));
+                return Ok(Requeue::await_change());
+            }
+            Err(Refusal::Invalid(message)) => {
                 t.set.push(NewCondition::new(
                     c::VALIDATED,
                     FALSE,
@@ -421,6 +451,26 @@ async fn step(
     let current = status.execution.clone().filter(|e| e.attempt == attempt);
     let progress = match current {
         None => {
+            // The gate again, just before anything starts: approval may have taken long
+            // enough for the target to fall below it.
+            if let Some(message) = gate_blocks(run, ctx, &pinned).await? {
+                t.set.push(NewCondition::new(
+                    c::FAILED,
+                    TRUE,
+                    GATE_FAILED,
+                    message.clone(),
+                ));
+                t.phase = Some(phase::FAILED);
+                status.finished_at = Some(now());
+                t.audit.push((
+                    "run.failed",
+                    json!({"reason": GATE_FAILED, "message": message}),
+                ));
+                t.event
+                    .push((EventType::Warning, GATE_FAILED.into(), message));
+                cleanup_grants(ctx, &ns, &name, None).await?;
+                return Ok(Requeue::await_change());
+            }
             let exec = Execution {
                 attempt,
                 executor: pinned.spec.executor.kind().into(),
@@ -574,9 +624,75 @@ fn exec_error(e: ExecError) -> StepError {
     }
 }
 
+/// Why a run is not validated.
+enum Refusal {
+    /// The run or its Action is wrong (or missing for now): looked at again later.
+    Invalid(String),
+    /// The target does not pass the Action's scorecard gate: final.
+    Gate(String),
+}
+
+impl From<String> for Refusal {
+    fn from(s: String) -> Self {
+        Refusal::Invalid(s)
+    }
+}
+
 /// Validates a run against the current Action: exists, target allowed and present, inputs
-/// valid. Returns the pinned Action and the inputs with defaults, or why not.
+/// valid, scorecard gates passed. Returns the pinned Action and the inputs with defaults, or
+/// why not.
 async fn validate(
+    run: &ActionRun,
+    ctx: &Ctx,
+) -> Result<Result<(PinnedAction, Value), Refusal>, Error> {
+    let ns = run.namespace().unwrap_or_default();
+    let checked = match validate_run(run, ctx).await? {
+        Ok(v) => v,
+        Err(m) => return Ok(Err(Refusal::Invalid(m))),
+    };
+    match gate_blocks(run, ctx, &checked.0).await {
+        Ok(None) => Ok(Ok(checked)),
+        Ok(Some(message)) => Ok(Err(Refusal::Gate(message))),
+        Err(Error::Gate(GateRefusal::Invalid(m))) => Ok(Err(Refusal::Invalid(format!(
+            "{ns}/{}: {m}",
+            run.spec.action
+        )))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the Action's scorecard gates block the run's target: the reasons when they do.
+/// A gate that cannot be decided (scorecard missing or not compiling) blocks too; only an
+/// unreachable API is an error (retried).
+async fn gate_blocks(
+    run: &ActionRun,
+    ctx: &Ctx,
+    pinned: &PinnedAction,
+) -> Result<Option<String>, Error> {
+    let Some(gate) = &pinned.spec.gate else {
+        return Ok(None);
+    };
+    let ns = run.namespace().unwrap_or_default();
+    let Some(target) = &run.spec.target else {
+        return Err(Error::Gate(GateRefusal::Invalid(
+            "the Action is gated by scorecards (spec.gate) and needs a target".into(),
+        )));
+    };
+    let r = EntityRef::parse(target, EntityKind::Component, &[], &ns)
+        .map_err(|e| Error::Gate(GateRefusal::Invalid(format!("spec.target {target:?}: {e}"))))?;
+    match ctx.gate.check_all(&r, &gate.scorecards, "action").await {
+        Ok(d) if d.allowed => Ok(None),
+        Ok(d) => Ok(Some(format!(
+            "{r} does not pass the gate of {}: {}",
+            gate.scorecards.join(", "),
+            d.summary(4000)
+        ))),
+        Err(e) if e.is_transient() => Err(Error::Gate(GateRefusal::Unreachable(e.to_string()))),
+        Err(e) => Ok(Some(format!("the gate of {r} cannot be decided: {e}"))),
+    }
+}
+
+async fn validate_run(
     run: &ActionRun,
     ctx: &Ctx,
 ) -> Result<Result<(PinnedAction, Value), String>, Error> {

@@ -103,6 +103,7 @@ pub fn desired(
             })
             .collect(),
         relations_truncated: truncated.then_some(true),
+        scorecards: Vec::new(),
     }
 }
 
@@ -221,6 +222,9 @@ pub fn stored(status: &EntityStatus) -> StoredStatus {
             .filter(|c| OWNED_CONDITIONS.contains(&c.type_.as_str()))
             .cloned()
             .collect(),
+        // Written by the scorecard controller under its own field manager: a change there is
+        // no reason for this controller to write.
+        scorecards: Vec::new(),
         ..status.clone()
     };
     let statuses = [TRUE, FALSE, conditions::UNKNOWN];
@@ -356,6 +360,33 @@ mod tests {
             ts(5),
         );
         assert!(!needs_write(Some(&stored(&on_server)), &again));
+    }
+
+    #[test]
+    fn scorecard_results_do_not_force_writes() {
+        let mut on_server = desired(&resolved_view(), Some(1), &[], ts(1));
+        on_server.scorecards = vec![nexus_api::scorecards::ScorecardResult {
+            scorecard: "nexus-org/production-readiness".into(),
+            generation: Some(1),
+            score: 40,
+            level: None,
+            passed: false,
+            rules_passed: 1,
+            rules_total: 2,
+            failing: Vec::new(),
+            unknown: Vec::new(),
+            evaluated_at: Time(ts(1)),
+        }];
+        let again = desired(
+            &resolved_view(),
+            Some(1),
+            &stored(&on_server).conditions(),
+            ts(5),
+        );
+        assert!(
+            !needs_write(Some(&stored(&on_server)), &again),
+            "the scorecard controller's results are not the catalog controller's to write"
+        );
     }
 
     #[test]

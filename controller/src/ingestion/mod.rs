@@ -64,6 +64,13 @@ pub struct Delivery {
     pub received: Instant,
 }
 
+/// Handles deliveries that are not catalog facts: a GitHub `deployment_protection_rule` event
+/// is a question to answer (the scorecard gate does, see `scorecards::github`).
+pub trait DeliveryHook: Send + Sync {
+    /// What was done, in words, or why it failed.
+    fn handle<'a>(&'a self, delivery: &'a Delivery) -> pollers::BoxFut<'a, Result<String, String>>;
+}
+
 /// What the receiver, workers and pollers share.
 pub struct Shared {
     pub client: Client,
@@ -78,6 +85,9 @@ pub struct Shared {
     /// 503 and pollers wait.
     pub synced: std::sync::atomic::AtomicBool,
     synced_notify: tokio::sync::Notify,
+    /// Answers GitHub `deployment_protection_rule` deliveries; set once at start (unset:
+    /// they are ignored, and say so).
+    pub protection_rules: std::sync::OnceLock<Arc<dyn DeliveryHook>>,
 }
 
 impl Shared {
@@ -102,10 +112,12 @@ pub struct Ingestion {
 impl Ingestion {
     /// Starts the stores, workers, status flushing and (when configured) the webhook receiver;
     /// returns at once (the stores sync in the background). Everything stops when `shutdown` is cancelled.
+    /// `routes` are served on the receiver's listener next to `/webhooks/…` (the gate endpoint).
     pub async fn start(
         client: Client,
         cfg: &IngestConfig,
         registry: &prometheus::Registry,
+        routes: axum::Router,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Ingestion> {
         let metrics = IngestMetrics::new(registry);
@@ -124,6 +136,7 @@ impl Ingestion {
                 .build(),
             synced: std::sync::atomic::AtomicBool::new(false),
             synced_notify: tokio::sync::Notify::new(),
+            protection_rules: std::sync::OnceLock::new(),
         });
         // Bind first, so a bad address fails the start rather than a background task.
         let listener =
@@ -182,7 +195,8 @@ impl Ingestion {
                 shared: shared.clone(),
                 queue: tx,
                 max_body: cfg.max_body_bytes,
-            });
+            })
+            .merge(routes);
             let addr = listener.local_addr().ok();
             tracing::info!(?addr, "webhook receiver listening");
             tokio::spawn(async move {

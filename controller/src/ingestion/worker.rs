@@ -21,6 +21,9 @@ pub async fn run(
     workers: usize,
     shutdown: CancellationToken,
 ) {
+    // Deployment protection rules are answered in their own tasks (a gate decision reads the
+    // API and calls GitHub), at most this many at once.
+    let answering = Arc::new(tokio::sync::Semaphore::new(PROTECTION_RULES_AT_ONCE));
     let mut lanes = Vec::with_capacity(workers);
     for _ in 0..workers {
         let (tx, lane_rx) = mpsc::channel::<(Delivery, Outcome)>(1024);
@@ -34,6 +37,10 @@ pub async fn run(
         };
         shared.metrics.queue_depth.dec();
         let source = source_label(&delivery.kind);
+        if is_protection_rule(&delivery) {
+            protection_rule(&shared, delivery, &answering);
+            continue;
+        }
         rescan_if_catalog_files_changed(&delivery);
         let outcome = match parse(&shared, &delivery) {
             Ok(o) => o,
@@ -108,6 +115,69 @@ async fn lane(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Delivery, Outcome)>) 
             }
         }
     }
+}
+
+/// Most deployment protection rules answered at once.
+const PROTECTION_RULES_AT_ONCE: usize = 16;
+
+fn is_protection_rule(d: &Delivery) -> bool {
+    matches!(&d.kind, DeliveryKind::Github { event } if event == "deployment_protection_rule")
+}
+
+/// Hands a `deployment_protection_rule` delivery to the gate (see `scorecards::github`). A
+/// failure is recorded on the integration and the delivery id forgotten, so a redelivery from
+/// GitHub's settings page is accepted.
+fn protection_rule(
+    shared: &Arc<Shared>,
+    delivery: Delivery,
+    answering: &Arc<tokio::sync::Semaphore>,
+) {
+    let source = source_label(&delivery.kind);
+    let Some(hook) = shared.protection_rules.get().cloned() else {
+        shared
+            .metrics
+            .processed
+            .with_label_values(&[source, "ignored"])
+            .inc();
+        shared.status.ignored(&delivery.integration);
+        tracing::warn!(integration = %delivery.integration, delivery = %delivery.id, "deployment protection rule not answered: the scorecard gate is off");
+        return;
+    };
+    let (shared, answering) = (shared.clone(), answering.clone());
+    tokio::spawn(async move {
+        let Ok(_permit) = answering.acquire_owned().await else {
+            return;
+        };
+        match hook.handle(&delivery).await {
+            Ok(outcome) => {
+                shared
+                    .metrics
+                    .processed
+                    .with_label_values(&[source, "applied"])
+                    .inc();
+                shared
+                    .metrics
+                    .latency
+                    .with_label_values(&[source])
+                    .observe(delivery.received.elapsed().as_secs_f64());
+                shared.status.applied(&delivery.integration, 0);
+                tracing::info!(integration = %delivery.integration, delivery = %delivery.id, %outcome, "deployment protection rule");
+            }
+            Err(e) => {
+                shared
+                    .metrics
+                    .processed
+                    .with_label_values(&[source, "error"])
+                    .inc();
+                shared.status.error(
+                    &delivery.integration,
+                    format!("delivery {} (deployment_protection_rule): {e}", delivery.id),
+                );
+                shared.seen.invalidate(&delivery.dedupe_key);
+                tracing::warn!(integration = %delivery.integration, delivery = %delivery.id, error = %e, "deployment protection rule not answered");
+            }
+        }
+    });
 }
 
 /// A push that touches catalog-info.yaml or CODEOWNERS on the default branch asks the GitHub
