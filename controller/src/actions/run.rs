@@ -468,7 +468,7 @@ async fn step(
                 ));
                 t.event
                     .push((EventType::Warning, GATE_FAILED.into(), message));
-                cleanup_grants(ctx, &ns, &name, None).await?;
+                cleanup_grants(ctx, &ns, &name, &[]).await?;
                 return Ok(Requeue::await_change());
             }
             let exec = Execution {
