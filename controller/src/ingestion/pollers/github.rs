@@ -11,7 +11,10 @@
 //! gone (never deleted), then reads per repository what `spec.collect` asks for: open pull
 //! requests, branch protection of the default branch (rulesets when the repository has any,
 //! else classic protection), Dependabot alerts, and — only when the repository was pushed since
-//! the last sync — CODEOWNERS, `catalog-info.yaml` and the SBOM.
+//! the last sync — CODEOWNERS, `catalog-info.yaml`, the SBOM and the Markdown runbooks under
+//! `spec.runbooks.paths` (listed with the Git trees API, each read as a blob by its content
+//! hash; files that left the tree mark their Runbook gone, or delete it with
+//! `spec.runbooks.deleteMissing`).
 //!
 //! Conditional requests: a 304 answer means that resource is unchanged and is neither parsed
 //! nor applied. Resume: the cursor `repositoryFingerprints` (`owner/repo=<hash of pushed_at and
@@ -28,8 +31,11 @@ use std::{
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use nexus_api::integrations::GitHubIntegrationSpec;
 use nexus_ingest::{
-    Change, Context, Gone, IngestError, Source, Target, Upsert, backstage::Fetch,
-    change::MANAGED_BY, context::glob_match,
+    Change, Context, Gone, IngestError, Outcome, Source, Target, Upsert,
+    backstage::Fetch,
+    change::MANAGED_BY,
+    context::glob_match,
+    runbooks::{MAX_RUNBOOK_BYTES, RunbookError, RunbookFile, RunbookPaths},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -48,6 +54,8 @@ const MAX_PAGES: usize = 100;
 const MAX_RULESETS: usize = 20;
 /// Most extra files a catalog file may pull in (Location targets, `$text`).
 const MAX_CATALOG_FILES: usize = 20;
+/// Most runbook files read per repository (each is one request when it changed).
+pub const MAX_RUNBOOKS: usize = 500;
 const CODEOWNERS_PATHS: &[&str] = &[".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
 const CATALOG_FILE: &str = "catalog-info.yaml";
 const RAW: &str = "application/vnd.github.raw+json";
@@ -82,6 +90,8 @@ pub struct GitHubPoller {
     fingerprints: BTreeMap<String, String>,
     /// `owner/repo` → web URL, as listed.
     urls: HashMap<String, String>,
+    /// `spec.runbooks.paths`, compiled.
+    runbook_paths: RunbookPaths,
 }
 
 impl GitHubPoller {
@@ -92,6 +102,11 @@ impl GitHubPoller {
         cursors: &BTreeMap<String, String>,
     ) -> Result<Self, PollError> {
         let http = env.client(&key, "github")?;
+        let runbook_paths = RunbookPaths::new(&spec.runbooks.paths).map_err(|e| {
+            let p = format!("spec.runbooks.paths: {e}");
+            env.status.config_problem(&key, Some(p.clone()));
+            PollError::Config(p)
+        })?;
         let fingerprints = cursors
             .get("repositoryFingerprints")
             .map(|s| parse_fingerprints(s))
@@ -106,6 +121,7 @@ impl GitHubPoller {
             token: None,
             fingerprints,
             urls: HashMap::new(),
+            runbook_paths,
         })
     }
 
@@ -507,6 +523,9 @@ impl GitHubPoller {
         if c.catalog_files {
             self.catalog(r, auth, &ctx, report).await?;
         }
+        if c.runbooks {
+            self.runbooks(r, auth, &ctx, report).await?;
+        }
         if c.dependency_graph
             && let Some(resp) = self
                 .read(auth, &format!("/repos/{full}/dependency-graph/sbom"), true)
@@ -666,6 +685,166 @@ impl GitHubPoller {
             .collect();
         self.apply(report, &call, &changes).await
     }
+}
+
+/// `GET /repos/{o}/{r}/git/trees/{ref}?recursive=1`, the parts read.
+#[derive(Deserialize)]
+struct Tree {
+    #[serde(default)]
+    tree: Vec<TreeEntry>,
+    /// GitHub lists at most 100,000 entries (7 MB); past that the listing is cut.
+    #[serde(default)]
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct TreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+impl GitHubPoller {
+    /// Markdown runbooks under `spec.runbooks.paths` on the default branch: the Git tree lists
+    /// them, each is read as a blob by its content hash (an unchanged file is a 304 from the
+    /// ETag cache), parsed, and all are applied in one batch with the change that marks the
+    /// runbooks whose file is gone. A file that cannot be read or parsed is reported (status
+    /// `lastError`, naming file and line) and left as it was — its Runbook is neither updated
+    /// nor marked gone — while the other files still apply.
+    async fn runbooks(
+        &self,
+        r: &Repo,
+        auth: &Auth,
+        ctx: &Context,
+        report: &mut SyncReport,
+    ) -> Result<(), PollError> {
+        let full = &r.full_name;
+        let branch = &r.default_branch;
+        let req = self.req(
+            format!(
+                "{}/repos/{full}/git/trees/{}?recursive=1",
+                self.api,
+                path_escape(branch)
+            ),
+            auth,
+        );
+        let call = req.call();
+        let resp = match self.http.send(&req).await {
+            Ok(resp) => resp,
+            // No such branch, no access (404/403), or an empty repository (409): no runbooks
+            // can be listed, so none is reported gone either.
+            Err(e) if e.is_absent() || e.status() == Some(409) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let listing: Tree =
+            nexus_ingest::error::from_json(&resp.body).map_err(|e| HttpError::parse(&call, e))?;
+        let files: Vec<&TreeEntry> = listing
+            .tree
+            .iter()
+            .filter(|e| e.kind == "blob" && self.runbook_paths.matches(&e.path))
+            .collect();
+        // Every listed file counts as present, read or not: a file that fails to parse, or one
+        // past the limit, must not have its Runbook marked gone.
+        let present: Vec<String> = files.iter().map(|e| e.path.clone()).collect();
+        if files.len() > MAX_RUNBOOKS {
+            let msg = format!(
+                "{full}: {} files match spec.runbooks.paths; only the first {MAX_RUNBOOKS} are read",
+                files.len()
+            );
+            tracing::warn!(integration = %self.key, "{msg}");
+            self.env.status.error(&self.key, msg);
+            report.errors += 1;
+        }
+        let mut changes = Vec::new();
+        let mut problems = Vec::new();
+        for f in files.iter().take(MAX_RUNBOOKS) {
+            if let Some(size) = f.size.and_then(|s| usize::try_from(s).ok())
+                && size > MAX_RUNBOOK_BYTES
+            {
+                problems.push(RunbookError::TooLarge {
+                    path: f.path.clone(),
+                    size,
+                });
+                continue;
+            }
+            // Raw bytes, not the JSON/base64 form; the sha names the content, so the ETag cache
+            // answers for files that did not change.
+            let blob = Req::get(
+                format!(
+                    "{}/repos/{full}/git/blobs/{}",
+                    self.api,
+                    path_escape(&f.sha)
+                ),
+                auth,
+            )
+            .header("accept", RAW)
+            .header("x-github-api-version", "2022-11-28");
+            let body = match self.http.send(&blob).await {
+                Ok(resp) => resp.body,
+                // Listed but not readable: reported, and its Runbook stays as it was.
+                Err(e) if e.is_absent() => {
+                    tracing::warn!(integration = %self.key, repository = %full, path = %f.path, error = %e, "runbook blob not readable");
+                    self.env
+                        .status
+                        .error(&self.key, format!("{full}: {}: {e}", f.path));
+                    report.errors += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let file = RunbookFile {
+                path: &f.path,
+                text: &body,
+                repository: Some(&r.html_url),
+                git_ref: Some(branch),
+            };
+            match nexus_ingest::runbooks::parse(&file, ctx) {
+                Ok(Outcome::Changes(c)) => changes.extend(c),
+                Ok(Outcome::Ignored(why)) => {
+                    tracing::debug!(integration = %self.key, repository = %full, %why, "not a runbook");
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if listing.truncated {
+            // Files beyond the cut are unknown, so nothing can be called gone.
+            tracing::warn!(integration = %self.key, repository = %full, "git tree truncated by GitHub: runbooks whose file was deleted are not detected");
+        } else {
+            changes.push(nexus_ingest::runbooks::gone_except(
+                &r.html_url,
+                &present,
+                self.spec.runbooks.delete_missing,
+            ));
+        }
+        self.apply(report, &call, &changes).await?;
+        for source in problems {
+            let e = PollError::Runbook {
+                repository: full.clone(),
+                source,
+            };
+            tracing::warn!(integration = %self.key, error = %e, "runbook not read");
+            self.env.status.error(&self.key, e.to_string());
+            report.errors += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A branch name or sha as one URL path part: `/` stays (GitHub reads `release/1.2` as a
+/// ref), anything that would end the path or start a query is percent-encoded.
+fn path_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Files of a repository a catalog file refers to: served when read before, else noted as
@@ -859,6 +1038,13 @@ mod tests {
         );
         assert_eq!(repo_path("catalog-info.yaml", "../x.yaml"), None);
         assert_eq!(repo_path("catalog-info.yaml", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn refs_stay_one_path_part() {
+        assert_eq!(path_escape("release/1.2"), "release/1.2");
+        assert_eq!(path_escape("fix#1?x y"), "fix%231%3Fx%20y");
+        assert_eq!(path_escape("héllo"), "h%C3%A9llo");
     }
 
     #[test]
