@@ -159,7 +159,7 @@ fn sanitizer(base: Option<LinkBase>) -> ammonia::Builder<'static> {
                 let v = value.trim_start();
                 v.get(..8)
                     .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
-                    .then(|| Cow::Borrowed(value))
+                    .then_some(Cow::Borrowed(value))
             }
             _ => Some(Cow::Borrowed(value)),
         })
