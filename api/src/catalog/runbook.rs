@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::about::About;
 use crate::{
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
+    facts::SourceGone,
     reference::{EntityKind::*, MAX_REF_LEN, ref_list_rule, ref_rule},
     relation::RelationType,
     status::EntityStatus,
@@ -17,7 +18,7 @@ use crate::{
     version = "v1alpha1",
     kind = "Runbook",
     namespaced,
-    status = "EntityStatus",
+    status = "RunbookStatus",
     shortname = "rbk",
     category = "nexus",
     category = "catalog",
@@ -88,6 +89,18 @@ pub struct RunbookSource {
     pub r#ref: Option<String>,
 }
 
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunbookStatus {
+    #[serde(flatten)]
+    pub entity: EntityStatus,
+    /// Set when the file a Runbook was read from is no longer in its repository (deleted,
+    /// moved, or no longer under the integration's runbook paths). Nexus deletes the Runbook
+    /// only when it created it and the integration says `deleteMissing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_gone: Option<SourceGone>,
+}
+
 impl CatalogEntity for Runbook {
     const KIND: crate::EntityKind = Runbook;
 
@@ -121,6 +134,6 @@ impl CatalogEntity for Runbook {
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {
-        self.status.as_ref()
+        self.status.as_ref().map(|s| &s.entity)
     }
 }
