@@ -17,10 +17,13 @@
 //! `spec.runbooks.deleteMissing`).
 //!
 //! Conditional requests: a 304 answer means that resource is unchanged and is neither parsed
-//! nor applied. Resume: the cursor `repositoryFingerprints` (`owner/repo=<hash of pushed_at and
-//! default branch>;…`, at most [`MAX_FINGERPRINTS`] repositories) lets a restarted controller
-//! skip the file reads of repositories that were not pushed since, and still notice a
-//! repository that disappeared while it was down.
+//! nor applied — except runbooks, which are re-applied from the cached bodies whenever their
+//! repository is read (one tree answer decides which Runbooks are gone, so it must cover them
+//! all; the applier skips unchanged objects). Resume: the cursor `repositoryFingerprints`
+//! (`owner/repo=<hash of pushed_at, default branch and the settings that choose which files are
+//! read>;…`, at most [`MAX_FINGERPRINTS`] repositories) lets a restarted controller skip the
+//! file reads of repositories that were not pushed since, and still notice a repository that
+//! disappeared while it was down.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -92,6 +95,8 @@ pub struct GitHubPoller {
     urls: HashMap<String, String>,
     /// `spec.runbooks.paths`, compiled.
     runbook_paths: RunbookPaths,
+    /// Hash of the settings that choose which repository files are read.
+    files_config: u64,
 }
 
 impl GitHubPoller {
@@ -107,6 +112,7 @@ impl GitHubPoller {
             env.status.config_problem(&key, Some(p.clone()));
             PollError::Config(p)
         })?;
+        let files_config = files_config(&spec);
         let fingerprints = cursors
             .get("repositoryFingerprints")
             .map(|s| parse_fingerprints(s))
@@ -122,6 +128,7 @@ impl GitHubPoller {
             fingerprints,
             urls: HashMap::new(),
             runbook_paths,
+            files_config,
         })
     }
 
@@ -263,7 +270,10 @@ impl GitHubPoller {
             .into_iter()
             .filter(|r| selected(&self.spec, r))
             .collect();
-        let repos: Vec<Repo> = kept.iter().filter_map(repo_of).collect();
+        let repos: Vec<Repo> = kept
+            .iter()
+            .filter_map(|v| repo_of(v, self.files_config))
+            .collect();
         // 2. Repositories (skipped when every page was unchanged and nothing was lost since).
         let previous = std::mem::take(&mut self.fingerprints);
         if !unchanged || previous.is_empty() {
@@ -381,7 +391,7 @@ impl GitHubPoller {
         let out = nexus_ingest::github::rest("repositories", &resp.body, &ctx)
             .map_err(|e| HttpError::parse(&resp.call, e))?;
         self.apply(report, "repository", out.changes()).await?;
-        if let Some(r) = repo_of(&v)
+        if let Some(r) = repo_of(&v, self.files_config)
             && !r.archived
         {
             self.collect(&r, &auth, true, report).await?;
@@ -940,6 +950,26 @@ fn repo_path(base: &str, target: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
+/// What decides which files of a repository are read (CODEOWNERS, catalog files, the SBOM,
+/// runbooks and their paths). Files are only re-read for repositories pushed since the last
+/// sync; mixing this into each repository's fingerprint makes a changed setting — or an upgrade
+/// that reads a new kind of file — re-read every repository once.
+fn files_config(spec: &GitHubIntegrationSpec) -> u64 {
+    let c = &spec.collect;
+    let mut h = rustc_hash::FxHasher::default();
+    (
+        c.codeowners,
+        c.catalog_files,
+        c.dependency_graph,
+        c.runbooks,
+    )
+        .hash(&mut h);
+    if c.runbooks {
+        spec.runbooks.paths.hash(&mut h);
+    }
+    h.finish()
+}
+
 fn github_context_of(spec: &GitHubIntegrationSpec) -> Context {
     // Same mapping as webhook deliveries use.
     let i = nexus_api::integrations::GitHubIntegration::new("poller", spec.clone());
@@ -979,7 +1009,9 @@ pub fn selected(spec: &GitHubIntegrationSpec, r: &Value) -> bool {
     true
 }
 
-fn repo_of(v: &Value) -> Option<Repo> {
+/// `files_config` is [`files_config`] of the spec: part of the fingerprint, so reading other
+/// files (or none) re-reads every repository once instead of waiting for its next push.
+fn repo_of(v: &Value, files_config: u64) -> Option<Repo> {
     let s = |k: &str| v.get(k).and_then(Value::as_str);
     let full_name = s("full_name")?.to_string();
     let html_url = s("html_url")?.to_string();
@@ -987,6 +1019,7 @@ fn repo_of(v: &Value) -> Option<Repo> {
     let mut h = rustc_hash::FxHasher::default();
     s("pushed_at").hash(&mut h);
     default_branch.hash(&mut h);
+    files_config.hash(&mut h);
     Some(Repo {
         archived: v.get("archived").and_then(Value::as_bool) == Some(true),
         fingerprint: format!("{:08x}", h.finish() as u32),
@@ -1045,6 +1078,33 @@ mod tests {
         assert_eq!(path_escape("release/1.2"), "release/1.2");
         assert_eq!(path_escape("fix#1?x y"), "fix%231%3Fx%20y");
         assert_eq!(path_escape("héllo"), "h%C3%A9llo");
+    }
+
+    #[test]
+    fn settings_that_choose_files_change_every_fingerprint() {
+        let spec: GitHubIntegrationSpec = serde_json::from_value(json!({
+            "appId": 1, "organization": "o",
+            "privateKeyRef": {"name": "a", "key": "k"}, "webhookSecretRef": {"name": "a", "key": "k"},
+            "namespaces": {"default": "d"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let repo = json!({"full_name": "o/r", "html_url": "https://github.com/o/r",
+            "default_branch": "main", "pushed_at": "2024-01-01T00:00:00Z"});
+        let fp = |spec: &GitHubIntegrationSpec| {
+            repo_of(&repo, files_config(spec)).map(|r| r.fingerprint)
+        };
+        let base = fp(&spec);
+        let mut paths = spec.clone();
+        paths.runbooks.paths.push("docs/runbooks/".into());
+        assert_ne!(fp(&paths), base);
+        let mut off = spec.clone();
+        off.collect.runbooks = false;
+        assert_ne!(fp(&off), base);
+        // Settings that do not choose files keep it.
+        let mut other = spec.clone();
+        other.poll_interval = "1h".into();
+        other.runbooks.delete_missing = true;
+        assert_eq!(fp(&other), base);
     }
 
     #[test]
