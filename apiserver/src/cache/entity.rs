@@ -101,8 +101,6 @@ pub struct RunbookFacts {
     pub resource_types: Vec<String>,
     /// `status.sourceGone` is set: the file it was read from is no longer in the repository.
     pub source_gone: bool,
-    /// `spec.content` is present (the Markdown can be rendered).
-    pub has_content: bool,
     /// Web URL of the file (`nexus.dev/source-url`, written by ingestion).
     pub source_url: Option<String>,
     /// `spec.source`: the Repository, path and ref of the file.
@@ -271,7 +269,6 @@ impl Entity {
                     source_gone: status
                         .and_then(|s| s.get("sourceGone"))
                         .is_some_and(|g| !g.is_null()),
-                    has_content: spec_str("content").is_some(),
                     source_url: metadata
                         .and_then(|m| m.get("annotations"))
                         .and_then(Value::as_object)
