@@ -124,4 +124,22 @@ apps/   @octocat
 [Section] @team
 CODEOWNERS
 
+# runbook: the corpus has no Markdown runbook; one in the documented front matter format, and
+# one whose first line is a path-pattern list (the target reads it as one).
+mkdir -p "$out/runbook"
+cat >"$out/runbook/seed-runbook.md" <<'RUNBOOK'
+---
+title: Ledger database failover
+tags: [database, failover]
+appliesTo: [component:payments/ledger, azureresource:ledger-sql]
+alerts: [ledger-db-cpu-high, "ledger-db-*"]
+resourceTypes: [microsoft.sql/servers/databases]
+owner: team:payments/payments
+---
+# Ledger database failover
+
+1. Check [the dashboard](../dashboards/ledger.md).
+RUNBOOK
+printf 'runbooks/,docs/**/*.md,ops/*.md\nrunbooks/a/b.md\ndocs/x.md\nops/deep/x.md\n' >"$out/runbook/seed-paths"
+
 for d in "$out"/*/; do echo "seeded $(basename "$d"): $(find "$d" -type f | wc -l) files"; done

@@ -1,4 +1,5 @@
-//! `nexus ingest SOURCE --file PATH [--event NAME] [-o yaml|json]`.
+//! `nexus ingest SOURCE --file PATH [--event NAME] [-o yaml|json]`; for runbooks also
+//! `[--repository URL --path PATH [--ref REF]]`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -28,6 +29,9 @@ pub enum Source {
     TerraformState,
     /// An ARM/Bicep deployment (GET deployment response or recording).
     ArmDeployment,
+    /// A Markdown runbook with YAML front matter, as the GitHub poller reads it from a
+    /// repository (`--repository`, `--path`, `--ref`), or stored inline without them.
+    Runbook,
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,9 +58,15 @@ pub struct Args {
     #[arg(long)]
     context: Option<PathBuf>,
     /// The Repository that owns an IaC state or deployment (`repository:NAMESPACE/NAME`), or
-    /// the repository web URL for GitHub REST lists that do not name it.
+    /// the repository web URL for GitHub REST lists that do not name it and for runbooks.
     #[arg(long)]
     repository: Option<String>,
+    /// Runbook: its path in the repository (default: the file's name).
+    #[arg(long)]
+    path: Option<String>,
+    /// Runbook: the branch, tag or commit it was read at (`spec.source.ref`).
+    #[arg(long = "ref")]
+    git_ref: Option<String>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -145,6 +155,12 @@ fn check_event(args: &Args) -> anyhow::Result<()> {
         _ if args.event.is_some() => bail!("--event is only used for github and azure-devops"),
         _ => {}
     }
+    if args.source != Source::Runbook && (args.path.is_some() || args.git_ref.is_some()) {
+        bail!("--path and --ref are only used for runbook");
+    }
+    if args.source == Source::Runbook && args.git_ref.is_some() && args.repository.is_none() {
+        bail!("--ref needs --repository: a ref names a version of a repository file");
+    }
     Ok(())
 }
 
@@ -189,6 +205,21 @@ fn parse(args: &Args, body: &[u8], ctx: &Context) -> anyhow::Result<Outcome> {
         Source::ResourceGraph => azure::resource_graph(body, ctx)?,
         Source::TerraformState => iac::terraform_state(body, ctx)?,
         Source::ArmDeployment => iac::arm_deployment(body, ctx)?,
+        Source::Runbook => {
+            let name = args
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .filter(|n| n != "-")
+                .unwrap_or_else(|| "runbook.md".into());
+            let file = nexus_ingest::runbooks::RunbookFile {
+                path: args.path.as_deref().unwrap_or(&name),
+                text: body,
+                repository: ctx.repository.as_deref(),
+                git_ref: args.git_ref.as_deref(),
+            };
+            nexus_ingest::runbooks::parse(&file, ctx).map_err(nexus_ingest::IngestError::from)?
+        }
     };
     Ok(outcome)
 }

@@ -975,3 +975,100 @@ fn malformed_input() {
     assert!(e.starts_with("not valid JSON"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `nexus ingest runbook`: the corpus has no Markdown runbooks, so the files are written here.
+#[test]
+fn runbook_files() {
+    let dir = std::env::temp_dir().join(format!("nexus-cli-runbook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("failover.md");
+    std::fs::write(
+        &good,
+        "---\ntitle: Ledger failover\ntags: [database]\nappliesTo: [component:payments/ledger]\n\
+         alerts: [ledger-db-*]\n---\n# Ledger failover\n\nSteps.\n",
+    )
+    .unwrap();
+    let docs = ingest(
+        "runbook",
+        None,
+        &good,
+        &[
+            "--repository",
+            "https://github.com/contoso/ops-docs",
+            "--path",
+            "runbooks/db/failover.md",
+            "--ref",
+            "main",
+            "-n",
+            "ops",
+        ],
+    )
+    .docs("runbook in a repository");
+    let runbooks = of_kind(&docs, "Runbook");
+    assert_eq!(runbooks.len(), 1, "{docs:?}");
+    let r = runbooks[0];
+    assert_eq!(
+        r["metadata"]["name"],
+        "contoso-ops-docs-runbooks-db-failover"
+    );
+    assert_eq!(r["metadata"]["namespace"], "ops");
+    assert_eq!(r["spec"]["source"]["path"], "runbooks/db/failover.md");
+    assert_eq!(r["spec"]["source"]["ref"], "main");
+    assert_eq!(r["spec"]["alerts"], json!(["ledger-db-*"]));
+    assert_eq!(
+        r["spec"]["content"], "# Ledger failover\n\nSteps.\n",
+        "the Markdown without its front matter"
+    );
+    // The repository reference is resolved by URL when applied: shown as a status patch.
+    let patch = status_patches(&docs)[0];
+    assert_eq!(patch["resolveRefs"][0]["field"], "/spec/source/repository");
+
+    // Without a repository: inline content only, named after the file.
+    let docs = ingest("runbook", None, &good, &[]).docs("inline runbook");
+    let r = of_kind(&docs, "Runbook")[0];
+    assert_eq!(r["metadata"]["name"], "failover");
+    assert!(r["spec"].get("source").is_none());
+
+    // Bad front matter: an error naming the file, its line and the field.
+    let bad = dir.join("bad.md");
+    std::fs::write(&bad, "---\ntitle: t\nappliesTo: [\"Not A Ref!\"]\n---\nx\n").unwrap();
+    let e = ingest("runbook", None, &bad, &[]).error("bad reference");
+    assert!(e.starts_with("bad.md:3: appliesTo[0]: "), "{e}");
+    let bad_yaml = dir.join("bad-yaml.md");
+    std::fs::write(&bad_yaml, "---\ntitle: [unclosed\n---\n").unwrap();
+    let e = ingest("runbook", None, &bad_yaml, &[]).error("bad YAML");
+    assert!(e.contains("bad-yaml.md:"), "{e}");
+
+    // No front matter: not a runbook.
+    let readme = dir.join("README.md");
+    std::fs::write(&readme, "# Runbooks\n\nAn index.\n").unwrap();
+    let why = ingest("runbook", None, &readme, &[]).ignored("README");
+    assert!(why.contains("no front matter"), "{why}");
+
+    // --path/--ref belong to runbooks; --ref needs a repository.
+    let r = run(
+        &[
+            "ingest",
+            "pagerduty",
+            "--path",
+            "x.md",
+            "--file",
+            "/nonexistent",
+        ],
+        None,
+    );
+    assert!(
+        r.stderr
+            .contains("--path and --ref are only used for runbook"),
+        "{}",
+        r.stderr
+    );
+    let f = good.to_str().unwrap();
+    let r = run(&["ingest", "runbook", "--ref", "main", "--file", f], None);
+    assert!(
+        r.stderr.contains("--ref needs --repository"),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

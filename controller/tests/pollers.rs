@@ -246,6 +246,16 @@ struct GitHub {
     listing: Arc<Mutex<VecDeque<Reply>>>,
     jwts: Arc<Mutex<Vec<Value>>>,
     private: Vec<u8>,
+    /// Files of the default branch's Git tree (path → content); `None`: the trees API
+    /// answers 404, as for a repository the App cannot read.
+    files: Files,
+}
+
+type Files = Arc<Mutex<Option<BTreeMap<String, Vec<u8>>>>>;
+
+/// The blob sha the fake gives a file: a hash of its content, like Git's.
+fn blob_sha(content: &[u8]) -> String {
+    format!("{:040x}", fxhash(content))
 }
 
 const TOKEN: &str = "ghs_installation_token_for_tests";
@@ -255,7 +265,8 @@ async fn github() -> GitHub {
     let (private, public) = rsa_key();
     let listing: Arc<Mutex<VecDeque<Reply>>> = Arc::default();
     let jwts: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let (l, j) = (listing.clone(), jwts.clone());
+    let files: Files = Arc::default();
+    let (l, j, f) = (listing.clone(), jwts.clone(), files.clone());
     let decoding = jsonwebtoken::DecodingKey::from_rsa_pem(&public).unwrap();
     let handler: Handler = Arc::new(move |s: &Seen| {
         let auth = s
@@ -305,6 +316,14 @@ async fn github() -> GitHub {
                 .unwrap();
                 ok(serde_json::to_vec(&json!({"total_count": 1, "repositories": items})).unwrap())
             }
+            // The repository itself, as a rescan reads it.
+            p if p == repo => {
+                let items: Value = serde_json::from_slice(&corpus(
+                    "github-rest-api/minimal-repository-items.json",
+                ))
+                .unwrap();
+                ok(serde_json::to_vec(&items[0]).unwrap())
+            }
             p if p == format!("{repo}/pulls") => {
                 ok(corpus("github-rest-api/pull-request-simple-items.json"))
             }
@@ -327,6 +346,38 @@ async fn github() -> GitHub {
                 let file = p.rsplit('/').next().unwrap();
                 ok(corpus(&format!("{EXAMPLES}/systems/{file}")))
             }
+            // The Git tree of the default branch, in the trees API's shape.
+            p if p == format!("{repo}/git/trees/master") && s.query == "recursive=1" => {
+                let Some(files) = f.lock().unwrap().clone() else {
+                    return Reply::json(404, &json!({"message": "Not Found"}));
+                };
+                let mut tree = vec![json!({"path": "runbooks", "mode": "040000", "type": "tree",
+                    "sha": "0".repeat(40)})];
+                for (path, content) in &files {
+                    tree.push(json!({"path": path, "mode": "100644", "type": "blob",
+                        "sha": blob_sha(content), "size": content.len()}));
+                }
+                ok(
+                    serde_json::to_vec(&json!({"sha": "1".repeat(40), "tree": tree,
+                    "truncated": false}))
+                    .unwrap(),
+                )
+            }
+            p if p.starts_with(&format!("{repo}/git/blobs/")) => {
+                let sha = p.rsplit('/').next().unwrap();
+                let accept = s
+                    .headers
+                    .get("accept")
+                    .map(|v| v.to_str().unwrap().to_string());
+                if accept.as_deref() != Some("application/vnd.github.raw+json") {
+                    return Reply::json(406, &json!({"message": "ask for the raw media type"}));
+                }
+                let files = f.lock().unwrap().clone().unwrap_or_default();
+                match files.values().find(|c| blob_sha(c) == sha) {
+                    Some(c) => ok(c.clone()),
+                    None => Reply::json(404, &json!({"message": "Not Found"})),
+                }
+            }
             _ => Reply::json(404, &json!({"message": "Not Found"})),
         }
     });
@@ -337,6 +388,7 @@ async fn github() -> GitHub {
         listing,
         jwts,
         private,
+        files,
     }
 }
 
@@ -510,6 +562,232 @@ async fn github_full_sync_then_etags_then_restart() {
     assert!(
         matches!(&gone[0].target, Target::RepositoryUrl { url } if url.ends_with("/octocat/Gone-Repo"))
     );
+}
+
+const FAILOVER: &str = "---
+title: Ledger database failover
+tags: [database]
+appliesTo: [component:payments/ledger]
+alerts: [ledger-db-*]
+resourceTypes: [microsoft.sql/servers/databases]
+---
+# Ledger database failover
+";
+
+fn runbook_upserts(changes: &[Change]) -> Vec<&nexus_ingest::Upsert> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert(u) if u.kind() == "Runbook" => Some(u),
+            _ => None,
+        })
+        .collect()
+}
+
+fn runbook_gone(changes: &[Change]) -> Vec<&nexus_ingest::Gone> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Gone(g) if matches!(g.target, Target::RunbooksOfRepository { .. }) => Some(g),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn github_runbooks_from_the_git_tree() {
+    let gh = github().await;
+    let files = BTreeMap::from([
+        (
+            "runbooks/db/failover.md".to_string(),
+            FAILOVER.as_bytes().to_vec(),
+        ),
+        (
+            "runbooks/README.md".to_string(),
+            b"# Runbooks\nAn index.\n".to_vec(),
+        ),
+        (
+            "runbooks/bad.md".to_string(),
+            b"---\ntitle: Bad\nappliesTo: [\"Not A Ref!\"]\n---\n".to_vec(),
+        ),
+        (
+            "runbooks/huge.md".to_string(),
+            vec![b'x'; nexus_ingest::runbooks::MAX_RUNBOOK_BYTES + 1],
+        ),
+        (
+            "docs/guide.md".to_string(),
+            b"---\ntitle: Not under runbooks/\n---\n".to_vec(),
+        ),
+    ]);
+    *gh.files.lock().unwrap() = Some(files.clone());
+    let sink = Arc::new(Recorder::default());
+    let status = StatusBook::default();
+    let k = key(IntegrationKind::GitHub);
+    let mut p = github_poller(&gh, Some(1), &sink, &status, &BTreeMap::new(), |_| {});
+    let report = p.sync().await.unwrap();
+
+    // One Runbook, from the file under runbooks/ with front matter.
+    let all = sink.all();
+    let upserts = runbook_upserts(&all);
+    assert_eq!(upserts.len(), 1, "{upserts:?}");
+    let u = upserts[0];
+    assert_eq!(u.name(), "octocat-hello-world-runbooks-db-failover");
+    assert_eq!(u.namespace(), "catalog");
+    assert_eq!(
+        u.object["spec"]["source"]["path"],
+        "runbooks/db/failover.md"
+    );
+    assert_eq!(u.object["spec"]["source"]["ref"], "master");
+    assert_eq!(u.object["spec"]["alerts"], json!(["ledger-db-*"]));
+    assert_eq!(
+        u.object["metadata"]["annotations"]["nexus.dev/source-url"],
+        "https://github.com/octocat/Hello-World/blob/master/runbooks/db/failover.md"
+    );
+    // Every listed runbook file is kept, read or not: the broken and the oversized ones must
+    // not have their Runbooks marked gone.
+    let gone = runbook_gone(&all);
+    assert_eq!(gone.len(), 1);
+    assert!(!gone[0].delete, "deleteMissing is off by default");
+    assert_eq!(
+        gone[0].target,
+        Target::RunbooksOfRepository {
+            url: "https://github.com/octocat/hello-world".into(),
+            keep: vec![
+                "runbooks/README.md".into(),
+                "runbooks/bad.md".into(),
+                "runbooks/db/failover.md".into(),
+                "runbooks/huge.md".into(),
+            ],
+        }
+    );
+    // The bad file is reported with its line; the oversized one was never downloaded.
+    assert_eq!(report.errors, 2, "{:?}", status.last_error(&k));
+    let err = status.last_error(&k).unwrap();
+    assert!(
+        err.starts_with("octocat/Hello-World: runbooks/huge.md: ")
+            || err.starts_with("octocat/Hello-World: runbooks/bad.md:3: appliesTo[0]:"),
+        "{err}"
+    );
+    let calls = paths(&gh.log);
+    let blob_of = |path: &str| {
+        format!(
+            "GET /repos/octocat/Hello-World/git/blobs/{}",
+            blob_sha(&files[path])
+        )
+    };
+    assert!(calls.contains(&blob_of("runbooks/bad.md")));
+    assert!(
+        !calls.contains(&blob_of("runbooks/huge.md")),
+        "too large to read"
+    );
+    assert!(
+        !calls.contains(&blob_of("docs/guide.md")),
+        "not under spec.runbooks.paths"
+    );
+
+    // A push removes the failover runbook and edits the README: the rescan reports it gone,
+    // and unchanged blobs are asked for conditionally (answered 304 from the ETag cache).
+    let mut changed = files.clone();
+    changed.remove("runbooks/db/failover.md");
+    changed.insert(
+        "runbooks/README.md".into(),
+        b"# Runbooks\nEdited.\n".to_vec(),
+    );
+    *gh.files.lock().unwrap() = Some(changed);
+    let before = (sink.batches(), gh.log.lock().unwrap().len());
+    p.rescan("octocat/Hello-World").await.unwrap();
+    let batches = sink.batches.lock().unwrap()[before.0..].concat();
+    assert!(runbook_upserts(&batches).is_empty());
+    let gone = runbook_gone(&batches);
+    assert_eq!(gone.len(), 1);
+    assert!(matches!(&gone[0].target,
+        Target::RunbooksOfRepository { keep, .. } if !keep.iter().any(|k| k.contains("failover"))));
+    let log = gh.log.lock().unwrap()[before.1..].to_vec();
+    let bad_blob = log
+        .iter()
+        .find(|s| s.path.ends_with(&blob_sha(&files["runbooks/bad.md"])))
+        .expect("the bad file is read again");
+    assert!(
+        bad_blob.headers.contains_key("if-none-match"),
+        "conditional"
+    );
+
+    // With deleteMissing, Nexus-created Runbooks of deleted files are deleted.
+    let mut spec = github_spec(&gh.base, Some(1));
+    spec.runbooks.delete_missing = true;
+    let sink2 = Arc::new(Recorder::default());
+    let mut p2 = GitHubPoller::new(
+        k.clone(),
+        spec,
+        env(
+            sink2.clone(),
+            &[("app", &gh.private)],
+            &StatusBook::default(),
+        ),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    p2.sync().await.unwrap();
+    assert!(runbook_gone(&sink2.all())[0].delete);
+
+    // Runbooks switched off: the tree is not even listed.
+    let mut spec = github_spec(&gh.base, Some(1));
+    spec.collect.runbooks = false;
+    let before = gh.log.lock().unwrap().len();
+    let sink3 = Arc::new(Recorder::default());
+    GitHubPoller::new(
+        k.clone(),
+        spec,
+        env(
+            sink3.clone(),
+            &[("app", &gh.private)],
+            &StatusBook::default(),
+        ),
+        &BTreeMap::new(),
+    )
+    .unwrap()
+    .sync()
+    .await
+    .unwrap();
+    assert!(!paths(&gh.log)[before..].iter().any(|c| c.contains("/git/")));
+    assert!(runbook_gone(&sink3.all()).is_empty());
+
+    // A pattern that cannot be used is a configuration error, before any call.
+    let mut spec = github_spec(&gh.base, Some(1));
+    spec.runbooks.paths = vec!["./".into()];
+    let bad_status = StatusBook::default();
+    let e = GitHubPoller::new(
+        k.clone(),
+        spec,
+        env(Arc::new(Recorder::default()), &[], &bad_status),
+        &BTreeMap::new(),
+    )
+    .err()
+    .expect("refused");
+    assert!(e.to_string().contains("spec.runbooks.paths"), "{e}");
+}
+
+#[tokio::test]
+async fn github_without_a_readable_tree_reports_no_runbook_gone() {
+    // The default fake answers 404 for the tree (no access, no such branch).
+    let gh = github().await;
+    let sink = Arc::new(Recorder::default());
+    let status = StatusBook::default();
+    let mut p = github_poller(&gh, Some(1), &sink, &status, &BTreeMap::new(), |_| {});
+    let report = p.sync().await.unwrap();
+    assert_eq!(
+        report.errors,
+        0,
+        "{:?}",
+        status.last_error(&key(IntegrationKind::GitHub))
+    );
+    assert!(
+        paths(&gh.log)
+            .iter()
+            .any(|c| c.contains("/git/trees/master"))
+    );
+    assert!(runbook_gone(&sink.all()).is_empty());
+    assert!(runbook_upserts(&sink.all()).is_empty());
 }
 
 #[tokio::test]

@@ -107,7 +107,9 @@ pub struct Upsert {
     pub lists: Vec<ListOp>,
     /// References the parser cannot name (it does not know the catalog): the applier looks each
     /// target up and appends the entities found to the list field at `field` (a JSON pointer
-    /// into the object, e.g. `/spec/affects`). Targets that match nothing are left out.
+    /// into the object, e.g. `/spec/affects`), or, when `field` holds a single reference (a
+    /// string, e.g. `/spec/source/repository`), replaces the parser's guess with the first
+    /// entity found. Targets that match nothing are left out (a guess stays).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resolve: Vec<ResolveRefs>,
 }
@@ -392,6 +394,11 @@ pub enum Target {
     /// The Package with this ecosystem and package name.
     #[serde(rename_all = "camelCase")]
     Package { ecosystem: String, name: String },
+    /// Every Runbook Nexus created (`managed-by: nexus-github`) from a file of the repository
+    /// with this web URL (its `nexus.dev/source-url` is `<url>/blob/…`), except those whose
+    /// `spec.source.path` is in `keep`. Runbooks people declare are never matched.
+    #[serde(rename_all = "camelCase")]
+    RunbooksOfRepository { url: String, keep: Vec<String> },
 }
 
 impl Target {

@@ -7,7 +7,8 @@
 //! targets, merging bounded lists, server-side apply — is the controller's job
 //! (`nexus-controller::ingestion::apply`).
 //!
-//! One module per source; inside it, one module per payload family.
+//! One module per source; inside it, one module per payload family. `runbooks` reads Markdown
+//! files from repositories (the GitHub poller fetches them; `nexus ingest runbook` reads one).
 
 pub mod change;
 pub mod context;
@@ -21,6 +22,7 @@ pub mod backstage;
 pub mod github;
 pub mod iac;
 pub mod incidents;
+pub mod runbooks;
 
 pub use change::{Change, Facts, Gone, ListOp, Outcome, ResolveRefs, Source, Target, Upsert};
 pub use context::{Context, NamespaceMap, NamespaceRule, ServiceMapping, TagMapping};

@@ -197,6 +197,8 @@ fn azure_monitor_corpus() {
                 );
                 // The description is empty in the payload.
                 assert!(u.object["spec"].get("description").is_none());
+                // The rule name, for runbooks that list it in `alerts`.
+                assert_eq!(u.object["spec"]["alertRule"], "WCUS-R2-Gen2");
                 assert_eq!(u.object["spec"]["tags"], json!(["metric"]));
                 assert_eq!(
                     resolved_ids(&u),

@@ -65,6 +65,11 @@ pub struct IncidentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     pub url: Option<String>,
+    /// Name of the alert rule that raised the incident (Azure Monitor `essentials.alertRule`);
+    /// runbooks listing it in `spec.alerts` are surfaced next to the incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub alert_rule: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::about::About;
 use crate::{
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
+    facts::SourceGone,
     reference::{EntityKind::*, MAX_REF_LEN, ref_list_rule, ref_rule},
     relation::RelationType,
     status::EntityStatus,
@@ -17,7 +18,7 @@ use crate::{
     version = "v1alpha1",
     kind = "Runbook",
     namespaced,
-    status = "EntityStatus",
+    status = "RunbookStatus",
     shortname = "rbk",
     category = "nexus",
     category = "catalog",
@@ -35,7 +36,9 @@ use crate::{
     ),
     doc = "A Markdown runbook (inline or in a repository) linked to the entities and alerts it covers."
 )]
-#[x_kube(validation = Rule::new("has(self.content) != has(self.source)").message("exactly one of spec.content and spec.source must be set").reason(Reason::FieldValueRequired))]
+// Both may be set: ingestion from Git stores the Markdown (so it can be searched and rendered)
+// together with the file it came from.
+#[x_kube(validation = Rule::new("has(self.content) || has(self.source)").message("at least one of spec.content and spec.source must be set").reason(Reason::FieldValueRequired))]
 #[serde(rename_all = "camelCase")]
 pub struct RunbookSpec {
     #[serde(flatten)]
@@ -52,10 +55,18 @@ pub struct RunbookSpec {
     #[schemars(length(max = 64), inner(length(max = MAX_REF_LEN)))]
     #[x_kube(validation = ref_list_rule("spec.appliesTo", &[]))]
     pub applies_to: Vec<String>,
-    /// Alert rule names this runbook answers, so it can be surfaced next to the alert.
+    /// Alert rule names this runbook answers, so it can be surfaced next to the alert. `*` and
+    /// `?` are wildcards; compared case-insensitively with the incident's `spec.alertRule`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), inner(length(max = 256)))]
     pub alerts: Vec<String>,
+    /// Azure resource types this runbook covers (`microsoft.web/sites`, `microsoft.sql/*`):
+    /// surfaced for incidents affecting an AzureResource of a matching `spec.type`.
+    /// Case-insensitive; `*` and `?` are wildcards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 200)))]
+    #[x_kube(validation = Rule::new("self.all(t, t.matches('^[A-Za-z0-9.*?]+/[A-Za-z0-9./*?]+$'))").message("every entry of spec.resourceTypes must look like microsoft.web/sites (wildcards * and ? allowed)"))]
+    pub resource_types: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = MAX_REF_LEN))]
     #[x_kube(validation = ref_rule("spec.owner", OWNER_KINDS))]
@@ -76,6 +87,18 @@ pub struct RunbookSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 250))]
     pub r#ref: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunbookStatus {
+    #[serde(flatten)]
+    pub entity: EntityStatus,
+    /// Set when the file a Runbook was read from is no longer in its repository (deleted,
+    /// moved, or no longer under the integration's runbook paths). Nexus deletes the Runbook
+    /// only when it created it and the integration says `deleteMissing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_gone: Option<SourceGone>,
 }
 
 impl CatalogEntity for Runbook {
@@ -111,6 +134,6 @@ impl CatalogEntity for Runbook {
     }
 
     fn entity_status(&self) -> Option<&EntityStatus> {
-        self.status.as_ref()
+        self.status.as_ref().map(|s| &s.entity)
     }
 }

@@ -66,6 +66,9 @@ pub struct GitHubIntegrationSpec {
     /// What to read besides repositories (all on by default).
     #[serde(default)]
     pub collect: GitHubCollect,
+    /// Where Markdown runbooks are looked for in each repository (`collect.runbooks`).
+    #[serde(default)]
+    pub runbooks: RunbookDiscovery,
     /// Stop polling and refuse deliveries (they answer 503) without deleting anything.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
@@ -115,6 +118,9 @@ pub struct GitHubCollect {
     pub dependency_graph: bool,
     #[serde(default = "yes")]
     pub dependabot_alerts: bool,
+    /// Markdown runbooks under `spec.runbooks.paths` become Runbook entities.
+    #[serde(default = "yes")]
+    pub runbooks: bool,
 }
 
 impl Default for GitHubCollect {
@@ -126,8 +132,39 @@ impl Default for GitHubCollect {
             branch_protection: true,
             dependency_graph: true,
             dependabot_alerts: true,
+            runbooks: true,
         }
     }
+}
+
+/// Which files of a repository are runbooks, and what happens when one is deleted.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunbookDiscovery {
+    /// Path patterns relative to the repository root: `*` and `?` match within one path
+    /// segment, `**` any number of segments, and a pattern ending in `/` means every `.md`
+    /// file below that directory. Only `.md` files are read. Default `runbooks/`.
+    #[serde(default = "default_runbook_paths")]
+    #[schemars(length(min = 1, max = 20), inner(length(min = 1, max = 256)))]
+    #[x_kube(validation = Rule::new("self.all(p, !p.startsWith('/') && !p.contains('..') && !p.contains('\\\\'))").message("spec.runbooks.paths must be relative paths inside the repository (no leading /, no .., no backslash)"))]
+    pub paths: Vec<String>,
+    /// Delete Runbook entities Nexus created when their file is no longer in the repository
+    /// (they are always marked first, with `status.sourceGone`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_missing: bool,
+}
+
+impl Default for RunbookDiscovery {
+    fn default() -> Self {
+        RunbookDiscovery {
+            paths: default_runbook_paths(),
+            delete_missing: false,
+        }
+    }
+}
+
+fn default_runbook_paths() -> Vec<String> {
+    vec!["runbooks/".into()]
 }
 
 fn yes() -> bool {

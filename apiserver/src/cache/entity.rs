@@ -11,6 +11,8 @@ use serde_json::{Map, Value, value::RawValue};
 
 /// Longest kind-specific text indexed per entity; spec fields beyond it are not searchable.
 const MAX_SPEC_TEXT: usize = 4096;
+/// Longest part of a runbook's Markdown (`spec.content`) indexed for search.
+const MAX_CONTENT_TEXT: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub struct Entity {
@@ -56,6 +58,7 @@ pub enum KindFacts {
     Incident(IncidentFacts),
     Component(ComponentFacts),
     Repository(RepositoryFacts),
+    Runbook(RunbookFacts),
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +82,31 @@ pub struct IncidentFacts {
     pub severity: String,
     pub started_at: Option<String>,
     pub url: Option<String>,
+    /// `spec.alertRule`: the rule that raised it, matched against runbooks' `spec.alerts`.
+    pub alert_rule: Option<String>,
+    /// `spec.affects` as declared (the resolved `affects` relations lag behind the catalog
+    /// controller; runbooks should surface as soon as the incident exists).
+    pub affects: Vec<EntityRef>,
+}
+
+/// What contextual surfacing and rendering need of a Runbook.
+#[derive(Debug, Default)]
+pub struct RunbookFacts {
+    /// `spec.appliesTo`, with the defaults filled in (kind component, the runbook's namespace);
+    /// entries that do not parse are skipped.
+    pub applies_to: Vec<EntityRef>,
+    /// `spec.alerts`: alert rule names or `*`/`?` patterns.
+    pub alerts: Vec<String>,
+    /// `spec.resourceTypes`: Azure types or patterns, lower-cased.
+    pub resource_types: Vec<String>,
+    /// `status.sourceGone` is set: the file it was read from is no longer in the repository.
+    pub source_gone: bool,
+    /// Web URL of the file (`nexus.dev/source-url`, written by ingestion).
+    pub source_url: Option<String>,
+    /// `spec.source`: the Repository, path and ref of the file.
+    pub source_repository: Option<EntityRef>,
+    pub source_path: Option<String>,
+    pub source_ref: Option<String>,
 }
 
 impl IncidentFacts {
@@ -145,9 +173,14 @@ impl Entity {
         let mut spec_text = String::new();
         if let Some(spec) = spec {
             for (key, value) in spec {
-                if !matches!(key.as_str(), "title" | "description" | "tags") {
+                if !matches!(key.as_str(), "title" | "description" | "tags" | "content") {
                     collect_strings(value, &mut spec_text);
                 }
+            }
+            // A runbook's Markdown last, so a long one cannot crowd out its alerts, resource
+            // types or source; it is indexed up to its own, larger bound.
+            if let Some(content) = spec.get("content").and_then(Value::as_str) {
+                spec_text.push_str(clip(content, MAX_CONTENT_TEXT));
             }
         }
 
@@ -219,7 +252,40 @@ impl Entity {
                 severity: spec_str("severity").unwrap_or_else(|| "info".into()),
                 started_at: spec_str("startedAt"),
                 url: spec_str("url"),
+                alert_rule: spec_str("alertRule"),
+                affects: refs_of(spec, "affects", EntityKind::Component, &namespace),
             }),
+            EntityKind::Runbook => {
+                let source = spec
+                    .and_then(|s| s.get("source"))
+                    .and_then(Value::as_object);
+                KindFacts::Runbook(RunbookFacts {
+                    applies_to: refs_of(spec, "appliesTo", EntityKind::Component, &namespace),
+                    alerts: strings_of(spec, "alerts"),
+                    resource_types: strings_of(spec, "resourceTypes")
+                        .into_iter()
+                        .map(|t| t.to_ascii_lowercase())
+                        .collect(),
+                    source_gone: status
+                        .and_then(|s| s.get("sourceGone"))
+                        .is_some_and(|g| !g.is_null()),
+                    source_url: metadata
+                        .and_then(|m| m.get("annotations"))
+                        .and_then(Value::as_object)
+                        .and_then(|a| str_of(a, "nexus.dev/source-url")),
+                    source_repository: source.and_then(|s| str_of(s, "repository")).and_then(|r| {
+                        EntityRef::parse(
+                            &r,
+                            EntityKind::Repository,
+                            &[EntityKind::Repository],
+                            &namespace,
+                        )
+                        .ok()
+                    }),
+                    source_path: source.and_then(|s| str_of(s, "path")),
+                    source_ref: source.and_then(|s| str_of(s, "ref")),
+                })
+            }
             EntityKind::Component => KindFacts::Component(ComponentFacts {
                 deployments: list_of(status, "deployments"),
             }),
@@ -287,6 +353,45 @@ impl Entity {
             + self.relations.len() * 48
             + 256
     }
+}
+
+/// The strings of a list field (other entries skipped).
+fn strings_of(obj: Option<&Map<String, Value>>, key: &str) -> Vec<String> {
+    obj.and_then(|o| o.get(key))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A list of entity references with the defaults filled in; entries that do not parse are
+/// skipped (the catalog controller reports them on the entity).
+fn refs_of(
+    obj: Option<&Map<String, Value>>,
+    key: &str,
+    default_kind: EntityKind,
+    namespace: &str,
+) -> Vec<EntityRef> {
+    strings_of(obj, key)
+        .iter()
+        .filter_map(|r| EntityRef::parse(r, default_kind, &[], namespace).ok())
+        .collect()
+}
+
+/// At most `max` bytes of `s`, cut on a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn str_of(obj: &Map<String, Value>, key: &str) -> Option<String> {

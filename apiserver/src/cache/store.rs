@@ -63,6 +63,8 @@ pub struct Store {
     teams_by_group: HashMap<String, Slot>,
     /// Repositories with open pull requests recorded (My PRs scans only these).
     with_pull_requests: BTreeSet<Slot>,
+    /// Every Runbook (contextual surfacing matches each one against an entity).
+    runbooks: BTreeSet<Slot>,
     bytes: usize,
     version: u64,
     /// Bumped when a (kind, namespace) pair appears or disappears: visibility depends on it.
@@ -160,6 +162,9 @@ impl Store {
             KindFacts::Repository(repo) if !repo.pull_requests.is_empty() => {
                 self.with_pull_requests.insert(slot);
             }
+            KindFacts::Runbook(_) => {
+                self.runbooks.insert(slot);
+            }
             _ => {}
         }
     }
@@ -186,6 +191,7 @@ impl Store {
             self.teams_by_group.remove(&group.to_lowercase());
         }
         self.with_pull_requests.remove(&slot);
+        self.runbooks.remove(&slot);
     }
 
     pub fn get(&self, id: &EntityRef) -> Option<&Arc<Entity>> {
@@ -239,6 +245,11 @@ impl Store {
         self.with_pull_requests
             .iter()
             .filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Every Runbook.
+    pub fn runbooks(&self) -> impl Iterator<Item = &Arc<Entity>> {
+        self.runbooks.iter().filter_map(|slot| self.slot(*slot))
     }
 
     /// Namespaces holding entities of `kind`.

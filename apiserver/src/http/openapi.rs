@@ -92,6 +92,26 @@ fn schemas(prefix: &str) -> Value {
             "myAlerts": section(r("Summary")),
             "myCosts": section(json!({"type": "object"})),
             "cache": r("Cache")}},
+        "RunbookReason": {"type": "object", "description": "One reason a runbook matched.", "properties": {
+            "match": {"type": "string", "enum": ["entity", "alertRule", "resourceType"]},
+            "ref": {"type": "string", "description": "entity: the entity spec.appliesTo names; resourceType: the AzureResource whose type matched"},
+            "via": {"type": "string", "enum": ["subject", "affected"], "description": "entity: the entity asked about, or one the incident affects"},
+            "pattern": {"type": "string", "description": "The runbook's spec.alerts or spec.resourceTypes entry that matched"},
+            "alertRule": {"type": "string", "description": "alertRule: the incident's rule name (or title)"},
+            "type": {"type": "string", "description": "resourceType: the Azure type that matched"}},
+            "required": ["match"]},
+        "RunbookMatch": {"allOf": [r("Summary"), {"type": "object", "properties": {
+            "match": {"type": "string", "enum": ["entity", "alertRule", "resourceType"], "description": "The strongest reason, which ranks the item"},
+            "reasons": {"type": "array", "items": r("RunbookReason")},
+            "sourceUrl": {"type": "string", "description": "Web URL of the Markdown file"}}}]},
+        "RunbooksFor": {"type": "object", "properties": {
+            "subject": {"type": "string"},
+            "alertRule": {"type": "string", "description": "Name alert patterns were matched against (Incidents)"},
+            "alertFrom": {"type": "string", "enum": ["spec.alertRule", "spec.title"]},
+            "matchedAgainst": {"type": "array", "items": {"type": "string"}, "description": "The subject and, for an Incident, the visible entities it affects"},
+            "items": {"type": "array", "items": r("RunbookMatch"), "description": "Ranked: entity > alertRule > resourceType, then number of reasons, then title"},
+            "total": {"type": "integer"},
+            "cache": r("Cache")}},
         "Status": {"type": "object", "description": "Errors use the Kubernetes Status shape", "properties": {
             "kind": {"type": "string"}, "status": {"type": "string"}, "message": {"type": "string"},
             "reason": {"type": "string"}, "code": {"type": "integer"}}}
@@ -202,6 +222,19 @@ pub async fn portal_document() -> Json<Value> {
         q("facets", "false to skip facet counts")
     ]);
     let entity_path = [p("kind"), p("namespace"), p("name")];
+    let runbook_params = json!([
+        q("q", "Free text, as for /api/v1/search"),
+        q("tag", "Runbooks carrying every given tag"),
+        q("namespace", "Comma-separated namespaces"),
+        q("owner", "Owner reference or team name"),
+        q(
+            "sort",
+            "relevance (default with q), name (default without), kind, namespace"
+        ),
+        q("limit", "Page size, 0-500 (default 25)"),
+        q("cursor", "nextCursor of the previous page"),
+        q("facets", "false to skip facet counts")
+    ]);
     Json(json!({
         "openapi": "3.0.3",
         "info": {"title": "Nexus portal API", "version": "v1",
@@ -213,6 +246,13 @@ pub async fn portal_document() -> Json<Value> {
             "/api/v1/entities/{kind}/{namespace}/{name}": {"get": {"summary": "One entity with its relations expanded one level", "parameters": entity_path, "responses": ok("EntityView")}},
             "/api/v1/entities/{kind}/{namespace}/{name}/graph": {"get": {"summary": "Neighbourhood to a depth", "parameters": [p("kind"), p("namespace"), p("name"), q("depth", "1-6, default 2"), q("relations", "Comma-separated relation types to follow")], "responses": ok("Graph")}},
             "/api/v1/entities/{kind}/{namespace}/{name}/impact": {"get": {"summary": "Upstream and downstream of an entity (for an Incident: of what it affects)", "parameters": entity_path, "responses": ok("Impact")}},
+            "/api/v1/runbooks": {"get": {"summary": "Search runbooks (title, tags, description, Markdown, alerts, resource types) with facets; RBAC: list searches", "parameters": runbook_params, "responses": ok("SearchResult")}},
+            "/api/v1/runbooks/for/{kind}/{namespace}/{name}": {"get": {"summary": "Runbooks for an entity (for an Incident: by the entities it affects, its alert rule and the types of affected Azure resources), ranked, each with why it matched; RBAC: get impacts", "parameters": entity_path, "responses": ok("RunbooksFor")}},
+            "/api/v1/runbooks/{namespace}/{name}/html": {"get": {"summary": "The runbook's Markdown as sanitised HTML (a fragment; no scripts, event handlers or javascript: URLs; images over https only; relative links resolved against the source repository), served with Content-Security-Policy and X-Content-Type-Options: nosniff; RBAC: get entities", "parameters": [p("namespace"), p("name")],
+                "responses": {"200": {"description": "Sanitised HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                    "401": {"description": "No or invalid token", "content": {"application/json": {"schema": r("Status")}}},
+                    "403": {"description": "RBAC does not allow this portal resource", "content": {"application/json": {"schema": r("Status")}}},
+                    "404": {"description": "Not found, not visible, or no Markdown stored (spec.source only)", "content": {"application/json": {"schema": r("Status")}}}}}},
             "/api/v1/teams/{namespace}/{name}": {"get": {"summary": "Team page", "parameters": [p("namespace"), p("name")], "responses": ok("TeamView")}},
             "/api/v1/me": {"get": {"summary": "The signed-in user as Kubernetes sees them", "responses": ok("Status")}},
             "/api/v1/me/dashboard": {"get": {"summary": "Personal dashboard", "responses": ok("Dashboard")}},

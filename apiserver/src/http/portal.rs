@@ -18,11 +18,31 @@ use super::{ApiError, Caller, SharedState, WithCache, observe, params::Params};
 use crate::{
     authn::UserInfo,
     query::{
-        self, dashboard, entity, graph, parse_kind, parse_ref,
+        self, dashboard, entity, graph, parse_kind, parse_ref, runbooks,
         search::{self, SearchParams},
         team,
     },
 };
+
+/// Search parameters `/api/v1/runbooks` takes (the kind is fixed; type and lifecycle mean
+/// nothing for runbooks).
+const RUNBOOK_SEARCH_KEYS: &[&str] = &[
+    "q",
+    "namespace",
+    "owner",
+    "tag",
+    "sort",
+    "limit",
+    "cursor",
+    "facets",
+];
+
+/// Headers of rendered runbooks: the HTML is sanitised already; the policy is the second
+/// line of defence should a browser open it directly (no script, no plugin, no form, no
+/// styles, images over https only, nothing may frame it but the portal itself).
+const RUNBOOK_CSP: &str = "default-src 'none'; img-src https:; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'self'; sandbox allow-popups \
+     allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation";
 
 pub fn router(state: SharedState) -> Router {
     let mut router = Router::new()
@@ -39,6 +59,15 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/api/v1/entities/{kind}/{namespace}/{name}/impact",
             get(impact_handler),
+        )
+        .route("/api/v1/runbooks", get(runbook_search_handler))
+        .route(
+            "/api/v1/runbooks/for/{kind}/{namespace}/{name}",
+            get(runbooks_for_handler),
+        )
+        .route(
+            "/api/v1/runbooks/{namespace}/{name}/html",
+            get(runbook_html_handler),
         )
         .route("/api/v1/teams/{namespace}/{name}", get(team_handler))
         .route("/api/v1/me", get(me_handler))
@@ -175,6 +204,81 @@ async fn impact_handler(
     let (caller, id, _) = scoped(&state, &headers, raw.as_deref(), &[], "impacts", id).await?;
     let impact = graph::impact(&state.cache, &caller.visibility, &id)?;
     Ok(answer(&state, &caller, impact))
+}
+
+/// `/api/v1/runbooks`: search over runbooks only (text covers title, tags, description, the
+/// Markdown, alerts and resource types), with facets — `tag` among them.
+async fn runbook_search_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let mut params = Params::parse(raw.as_deref(), RUNBOOK_SEARCH_KEYS)?;
+    params.append("kind", "runbook");
+    let search = params.search()?;
+    let caller = state
+        .authorize(user, "list", "searches", None, None)
+        .await?;
+    let result = search::run(&state.cache, &caller.visibility, &search)?;
+    Ok(answer(&state, &caller, result))
+}
+
+/// `/api/v1/runbooks/for/{kind}/{namespace}/{name}`: the runbooks that match an entity, ranked,
+/// with reasons. Authorised like the entity's impact analysis (`impacts`), of which it is part.
+async fn runbooks_for_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = entity_ref(&kind, &namespace, &name);
+    let (caller, id, _) = scoped(&state, &headers, raw.as_deref(), &[], "impacts", id).await?;
+    let found = runbooks::for_entity(&state.cache, &caller.visibility, &id)?;
+    Ok(answer(&state, &caller, found))
+}
+
+/// `/api/v1/runbooks/{namespace}/{name}/html`: the runbook's Markdown as sanitised HTML (a
+/// fragment), authorised like reading the Runbook entity.
+async fn runbook_html_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = entity_ref("runbook", &namespace, &name);
+    let (caller, id, _) = scoped(&state, &headers, raw.as_deref(), &[], "entities", id).await?;
+    let rendered = runbooks::html(&state.cache, &caller.visibility, &id)?;
+    let mut response = rendered.html.into_response();
+    let h = response.headers_mut();
+    use axum::http::{HeaderValue, header};
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(RUNBOOK_CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    if caller.visibility.stale {
+        h.insert(
+            axum::http::HeaderName::from_static(super::AUTHZ_STALE_HEADER),
+            HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
 }
 
 async fn team_handler(
@@ -401,6 +505,92 @@ mod tests {
         let (code, _, body) = call(&app, "/api/v1/openapi.json", None).await;
         assert_eq!(code, 200);
         assert!(body["paths"]["/api/v1/search"].is_object());
+    }
+
+    #[tokio::test]
+    async fn runbook_routes_over_http() {
+        let (app, dev, _dir) = app(true);
+        let token = dev
+            .mint("alice@contoso.com", &[], Duration::from_secs(60))
+            .unwrap();
+        // Search: runbooks only, tag facets, tag filter; kind cannot be widened.
+        let (code, _, body) = call(&app, "/api/v1/runbooks?q=ledger", Some(&token)).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["total"], 1);
+        assert_eq!(body["items"][0]["ref"], "runbook:pay/ledger-down");
+        assert!(
+            body["facets"]["tag"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["value"] == "sev1"),
+            "{body}"
+        );
+        let (_, _, body) = call(&app, "/api/v1/runbooks?tag=nope", Some(&token)).await;
+        assert_eq!(body["total"], 0);
+        let (code, _, body) = call(&app, "/api/v1/runbooks?kind=component", Some(&token)).await;
+        assert_eq!(code, 400, "{body}");
+        // Surfacing for the incident on the ledger: matched through what it affects.
+        let (code, _, body) = call(
+            &app,
+            "/api/v1/runbooks/for/incident/pay/inc-1",
+            Some(&token),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["items"][0]["ref"], "runbook:pay/ledger-down");
+        assert_eq!(body["items"][0]["reasons"][0]["via"], "affected");
+        assert!(body["cache"].is_object());
+        let (code, _, _) = call(&app, "/api/v1/runbooks/for/widget/pay/x", Some(&token)).await;
+        assert_eq!(code, 400);
+        // HTML: sanitised, with the headers that keep a browser from running anything.
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get("/api/v1/runbooks/pay/ledger-down/html")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let h = response.headers().clone();
+        assert_eq!(h["content-type"], "text/html; charset=utf-8");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; img-src https:;"),
+            "{csp}"
+        );
+        assert!(csp.contains("sandbox"), "{csp}");
+        let text = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        assert!(
+            text.contains("<h1>Ledger down</h1>") && !text.contains("<script"),
+            "{text}"
+        );
+        let (code, _, _) = call(&app, "/api/v1/runbooks/pay/missing/html", Some(&token)).await;
+        assert_eq!(code, 404);
+        let (code, _, _) = call(&app, "/api/v1/runbooks/pay/ledger-down/html", None).await;
+        assert_eq!(code, 401);
+        // Documented, with every schema it refers to.
+        let (_, _, doc) = call(&app, "/api/v1/openapi.json", None).await;
+        for path in [
+            "/api/v1/runbooks",
+            "/api/v1/runbooks/for/{kind}/{namespace}/{name}",
+            "/api/v1/runbooks/{namespace}/{name}/html",
+        ] {
+            assert!(doc["paths"][path]["get"].is_object(), "{path}");
+        }
+        let text = doc.to_string();
+        for name in ["RunbooksFor", "RunbookMatch", "RunbookReason"] {
+            assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+            assert!(
+                text.contains(&format!("#/components/schemas/{name}")),
+                "{name}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -33,6 +33,25 @@ pub fn object(
     })
 }
 
+/// A runbook read from a repository: Markdown with a script and a relative link in it.
+fn ledger_down() -> Value {
+    let mut o = object(
+        EntityKind::Runbook,
+        "pay",
+        "ledger-down",
+        json!({"title": "Ledger down", "tags": ["database", "sev1"], "appliesTo": ["ledger"],
+            "alerts": ["ledger-writes-*"],
+            "content": "# Ledger down\n\n<script>alert(1)</script>\nSee [the database runbook](db.md).\n",
+            "source": {"repository": "pay-docs", "path": "runbooks/ledger-down.md", "ref": "main"}}),
+        Some("team:pay/payments"),
+        &[("runbookFor", "component:pay/ledger")][..],
+    );
+    o["metadata"]["annotations"] = json!({
+        "nexus.dev/source-url": "https://github.com/contoso/pay-docs/blob/main/runbooks/ledger-down.md"
+    });
+    o
+}
+
 /// Two teams in two namespaces; payments' checkout depends on ledger; an open incident affects
 /// ledger; alice is in payments (and so owns checkout and ledger through it).
 pub fn org() -> Arc<Cache> {
@@ -145,17 +164,7 @@ pub fn org() -> Arc<Cache> {
                 &[("affects", "component:pay/ledger")][..],
             ),
         ),
-        (
-            Runbook,
-            object(
-                Runbook,
-                "pay",
-                "ledger-down",
-                json!({"title": "Ledger down"}),
-                Some("team:pay/payments"),
-                &[("runbookFor", "component:pay/ledger")][..],
-            ),
-        ),
+        (Runbook, ledger_down()),
     ];
     for (kind, obj) in objects {
         cache.apply(kind, obj);

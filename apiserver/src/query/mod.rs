@@ -7,6 +7,8 @@ pub mod entity;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod graph;
+pub mod markdown;
+pub mod runbooks;
 pub mod search;
 pub mod team;
 

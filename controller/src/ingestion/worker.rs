@@ -41,7 +41,7 @@ pub async fn run(
             protection_rule(&shared, delivery, &answering);
             continue;
         }
-        rescan_if_catalog_files_changed(&delivery);
+        rescan_if_catalog_files_changed(&shared, &delivery);
         let outcome = match parse(&shared, &delivery) {
             Ok(o) => o,
             Err(e) => {
@@ -180,15 +180,27 @@ fn protection_rule(
     });
 }
 
-/// A push that touches catalog-info.yaml or CODEOWNERS on the default branch asks the GitHub
-/// poller (on the leader) to re-read that repository now rather than at the next interval.
-fn rescan_if_catalog_files_changed(d: &Delivery) {
+/// A push that touches catalog-info.yaml, CODEOWNERS or a runbook (a file the integration's
+/// `spec.runbooks.paths` selects) on the default branch asks the GitHub poller (on the leader)
+/// to re-read that repository now rather than at the next interval.
+fn rescan_if_catalog_files_changed(shared: &Shared, d: &Delivery) {
     let DeliveryKind::Github { event } = &d.kind else {
         return;
     };
-    if event != "push"
-        || !nexus_ingest::github::push_touches_catalog_files(&d.body).unwrap_or(false)
-    {
+    if event != "push" {
+        return;
+    }
+    let catalog = nexus_ingest::github::push_touches_catalog_files(&d.body).unwrap_or(false);
+    let runbooks = !catalog
+        && shared
+            .integrations
+            .github(&d.integration.namespace, &d.integration.name)
+            .filter(|i| i.spec.collect.runbooks)
+            .and_then(|i| nexus_ingest::runbooks::RunbookPaths::new(&i.spec.runbooks.paths).ok())
+            .is_some_and(|paths| {
+                nexus_ingest::github::push_touches_runbooks(&d.body, &paths).unwrap_or(false)
+            });
+    if !catalog && !runbooks {
         return;
     }
     let full_name = serde_json::from_slice::<serde_json::Value>(&d.body)
@@ -200,7 +212,7 @@ fn rescan_if_catalog_files_changed(d: &Delivery) {
         });
     if let Some(repo) = full_name {
         let queued = super::pollers::request_rescan(&d.integration, &repo);
-        tracing::debug!(integration = %d.integration, %repo, queued, "catalog files changed");
+        tracing::debug!(integration = %d.integration, %repo, queued, catalog, runbooks, "repository files changed");
     }
 }
 

@@ -15,7 +15,7 @@ mod repository;
 mod runs;
 mod sbom;
 
-pub use push::push_touches_catalog_files;
+pub use push::{push_touches_catalog_files, push_touches_runbooks};
 
 use crate::{Context, IngestError, Outcome, error::from_json};
 

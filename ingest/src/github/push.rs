@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::common::{Repo, check_web_url, clip, clip_opt, opt_time};
 use crate::{
     Change, Context, Facts, IngestError, ListOp, Outcome, Source, Target, error::from_json,
+    runbooks::RunbookPaths,
 };
 
 /// Most commits a PushFact keeps (the CRD bound; GitHub sends at most 20 anyway).
@@ -132,6 +133,22 @@ pub fn push_touches_catalog_files(body: &[u8]) -> Result<bool, IngestError> {
     Ok(touched)
 }
 
+/// Whether a push to the default branch added, changed or removed a runbook (a file `paths`
+/// selects). The receiver then asks the poller to re-read the repository's runbooks, so an
+/// edit shows within seconds and a deletion marks its Runbook gone.
+pub fn push_touches_runbooks(body: &[u8], paths: &RunbookPaths) -> Result<bool, IngestError> {
+    let ev: PushEvent = from_json(body)?;
+    if ev.default_branch_push().is_err() {
+        return Ok(false);
+    }
+    Ok(ev
+        .commits
+        .iter()
+        .chain(ev.head_commit.as_ref())
+        .flat_map(|c| c.added.iter().chain(&c.modified).chain(&c.removed))
+        .any(|p| paths.matches(p)))
+}
+
 fn is_catalog_file(path: &str) -> bool {
     let path = path.trim_start_matches('/');
     let file = path.rsplit('/').next().unwrap_or(path);
@@ -176,5 +193,17 @@ mod tests {
         let out = event(&push("refs/heads/main", "x"), &Context::default()).unwrap();
         assert_eq!(out.changes().len(), 1);
         assert!(push_touches_catalog_files(b"{").is_err());
+    }
+
+    #[test]
+    fn runbook_pushes_are_recognised_by_the_configured_paths() {
+        let paths = RunbookPaths::new(&["runbooks/", "docs/ops/*.md"]).unwrap();
+        let touches = |r: &str, f: &str| push_touches_runbooks(&push(r, f), &paths).unwrap();
+        assert!(touches("refs/heads/main", "runbooks/db/failover.md"));
+        assert!(touches("refs/heads/main", "docs/ops/restart.md"));
+        assert!(!touches("refs/heads/main", "docs/ops/deep/restart.md"));
+        assert!(!touches("refs/heads/main", "src/main.rs"));
+        assert!(!touches("refs/heads/feature", "runbooks/x.md"));
+        assert!(push_touches_runbooks(b"[]", &paths).is_err());
     }
 }

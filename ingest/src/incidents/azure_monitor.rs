@@ -2,7 +2,8 @@
 //!
 //! One alert (`essentials.alertId`) is one Incident named `azure-monitor-<alert guid>`; the
 //! Fired and Resolved deliveries of an alert share the id, so they update the same object.
-//! Namespace key: the alert rule name. Service keys: the alert rule, then each target id.
+//! Namespace key: the alert rule name (also kept in `spec.alertRule`, which runbooks match).
+//! Service keys: the alert rule, then each target id.
 //! Target ids that are ARM resource ids are also handed to the applier
 //! (`Target::AzureResourceId`) so the AzureResource entity lands in `spec.affects`.
 //!
@@ -153,6 +154,7 @@ fn draft(e: Essentials) -> Result<Draft, IngestError> {
         // The schema carries no link to the alert; a portal URL would be a guess.
         url: None,
         service_keys,
+        alert_rule: Some(e.alert_rule.clone()),
         namespace_key: e.alert_rule,
         azure_resources,
     })

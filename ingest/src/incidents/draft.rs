@@ -32,6 +32,7 @@ const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 4000;
 const MAX_EXTERNAL_ID: usize = 512;
 const MAX_URL: usize = 2048;
+const MAX_ALERT_RULE: usize = 256;
 const MAX_AFFECTS: usize = 64;
 const MAX_TAGS: usize = 32;
 const MAX_TAG: usize = 63;
@@ -62,6 +63,8 @@ pub(super) struct Draft {
     pub namespace_key: String,
     /// Azure resource ids the applier resolves into `spec.affects`.
     pub azure_resources: Vec<String>,
+    /// The alert rule that raised the incident, when the source names one (runbooks list it).
+    pub alert_rule: Option<String>,
 }
 
 impl Draft {
@@ -110,6 +113,7 @@ impl Draft {
             resolved_at,
             affects: affects.iter().map(ToString::to_string).collect(),
             url: url.clone(),
+            alert_rule: non_empty(self.alert_rule).map(|r| clip(&r, MAX_ALERT_RULE)),
         };
         let mut incident = Incident::new(&object_name(&[self.name_prefix, &self.name_key]), spec);
         incident.metadata.namespace = Some(namespace);
@@ -218,6 +222,7 @@ mod tests {
             service_keys: vec!["svc".into()],
             namespace_key: "svc".into(),
             azure_resources: vec!["/subscriptions/a/x".into(), "/SUBSCRIPTIONS/A/X".into()],
+            alert_rule: Some(format!("  {}", "r".repeat(300))),
         }
     }
 
@@ -250,6 +255,11 @@ mod tests {
         assert_eq!(spec["acknowledgedAt"], "2024-01-02T00:00:00Z");
         assert_eq!(spec["resolvedAt"], "2024-01-03T00:00:00Z");
         assert_eq!(u.resolve.len(), 1);
+        assert_eq!(
+            spec["alertRule"].as_str().unwrap().len(),
+            256,
+            "trimmed, clipped"
+        );
         assert_eq!(
             u.object["metadata"]["annotations"][SOURCE_URL],
             "https://x.example/incidents/PABC"

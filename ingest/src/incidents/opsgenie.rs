@@ -185,6 +185,8 @@ pub(super) fn parse(body: &[u8], ctx: &Context) -> Result<Outcome, IngestError> 
         service_keys,
         namespace_key,
         azure_resources: Vec::new(),
+        // Opsgenie alerts carry no rule name (the alias is a deduplication key).
+        alert_rule: None,
     };
     Ok(Outcome::Changes(vec![Change::Upsert(
         draft.into_upsert(ctx),

@@ -181,6 +181,8 @@ fn draft(event: &Event, d: IncidentData) -> Result<Draft, IngestError> {
         service_keys,
         namespace_key,
         azure_resources: Vec::new(),
+        // V3 incident events name the service, not the alert rule behind the incident.
+        alert_rule: None,
     })
 }
 

@@ -313,6 +313,8 @@ pub(crate) fn from_poll(e: PollError) -> ExecError {
     match e {
         PollError::Http(h) => ExecError::Http(h),
         PollError::Config(m) | PollError::Apply(m) => ExecError::Credentials(m),
+        // Only the GitHub poller's sync reads runbooks; token exchange never does.
+        e @ PollError::Runbook { .. } => ExecError::Invalid(e.to_string()),
     }
 }
 

@@ -9,9 +9,12 @@ use kube::{
 };
 use nexus_api::{
     EntityKind, EntityRef,
-    catalog::{AzureResource, Component, Environment, Package, Pipeline, Repository},
+    catalog::{AzureResource, Component, Environment, Package, Pipeline, Repository, Runbook},
 };
-use nexus_ingest::{Target, change::normalise_repo_url};
+use nexus_ingest::{
+    Source, Target,
+    change::{MANAGED_BY, SOURCE_URL, normalise_repo_url},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::ingestion::registry::watch;
@@ -54,6 +57,8 @@ pub struct CatalogIndex {
     pub azure_resources: Store<AzureResource>,
     pub pipelines: Store<Pipeline>,
     pub packages: Store<Package>,
+    /// Runbooks, to find those whose file left the repository they were read from.
+    pub runbooks: Store<Runbook>,
 }
 
 impl CatalogIndex {
@@ -70,6 +75,7 @@ impl CatalogIndex {
             azure_resources: watch(client, namespace, shutdown),
             pipelines: watch(client, namespace, shutdown),
             packages: watch(client, namespace, shutdown),
+            runbooks: watch(client, namespace, shutdown),
         }
     }
 
@@ -81,6 +87,7 @@ impl CatalogIndex {
         let _ = self.azure_resources.wait_until_ready().await;
         let _ = self.pipelines.wait_until_ready().await;
         let _ = self.packages.wait_until_ready().await;
+        let _ = self.runbooks.wait_until_ready().await;
     }
 
     /// The objects `target` means. `context` holds the objects other targets of the same
@@ -218,6 +225,13 @@ impl CatalogIndex {
                 })
                 .map(|p| Found::of(K::Package, p.as_ref()))
                 .collect(),
+            Target::RunbooksOfRepository { url, keep } => self
+                .runbooks
+                .state()
+                .iter()
+                .filter(|r| runbook_of_repository(r, url, keep))
+                .map(|r| Found::of(K::Runbook, r.as_ref()))
+                .collect(),
         };
         out.sort();
         out.dedup();
@@ -303,6 +317,28 @@ impl CatalogIndex {
     }
 }
 
+/// Whether GitHub ingestion created this Runbook from a file of the repository at `url`
+/// (normalised) whose path is not in `keep`. The label and the source URL annotation are what
+/// the runbook parser writes; a Runbook someone declares carries neither and is never matched.
+fn runbook_of_repository(r: &Runbook, url: &str, keep: &[String]) -> bool {
+    let meta = &r.metadata;
+    let ours = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(MANAGED_BY))
+        .is_some_and(|m| m == Source::Github.manager());
+    let in_repo = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SOURCE_URL))
+        .is_some_and(|u| {
+            u.to_ascii_lowercase()
+                .starts_with(&format!("{}/blob/", normalise_repo_url(url)))
+        });
+    let path = r.spec.source.as_ref().map(|s| s.path.as_str());
+    ours && in_repo && path.is_some_and(|p| !keep.iter().any(|k| k == p))
+}
+
 /// Whether a provider's environment name means this Environment: its name, its title, or its
 /// stage (with the usual spellings: `production` ≈ `prod`, `development` ≈ `dev`, `qa` ≈ `test`).
 pub fn environment_matches(e: &Environment, provider_name: &str) -> bool {
@@ -336,4 +372,62 @@ fn stage_of(name: &str) -> Option<&'static str> {
 
 fn ns<K: Resource>(o: &K) -> String {
     o.meta().namespace.clone().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runbook(label: Option<&str>, source_url: Option<&str>, path: Option<&str>) -> Runbook {
+        let mut r: Runbook = serde_json::from_value(serde_json::json!({
+            "apiVersion": "catalog.nexus.dev/v1alpha1", "kind": "Runbook",
+            "metadata": {"name": "r", "namespace": "ns"},
+            "spec": {"content": "# x"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(l) = label {
+            r.metadata.labels = Some([(MANAGED_BY.to_string(), l.to_string())].into());
+        }
+        if let Some(u) = source_url {
+            r.metadata.annotations = Some([(SOURCE_URL.to_string(), u.to_string())].into());
+        }
+        r.spec.source = path.map(|p| nexus_api::catalog::runbook::RunbookSource {
+            repository: "repository:ns/o-r".into(),
+            path: p.into(),
+            r#ref: None,
+        });
+        r
+    }
+
+    #[test]
+    fn only_runbooks_nexus_read_from_that_repository_and_not_kept() {
+        let url = "https://github.com/o/r";
+        let keep = vec!["runbooks/a.md".to_string()];
+        let gone = runbook(
+            Some("nexus-github"),
+            Some("https://github.com/O/R/blob/main/runbooks/b.md"),
+            Some("runbooks/b.md"),
+        );
+        assert!(runbook_of_repository(&gone, url, &keep));
+        let kept = runbook(
+            Some("nexus-github"),
+            Some("https://github.com/o/r/blob/main/runbooks/a.md"),
+            Some("runbooks/a.md"),
+        );
+        assert!(!runbook_of_repository(&kept, url, &keep));
+        let declared = runbook(
+            None,
+            Some("https://github.com/o/r/blob/main/x.md"),
+            Some("x.md"),
+        );
+        assert!(!runbook_of_repository(&declared, url, &keep));
+        let other_repo = runbook(
+            Some("nexus-github"),
+            Some("https://github.com/o/r2/blob/main/x.md"),
+            Some("x.md"),
+        );
+        assert!(!runbook_of_repository(&other_repo, url, &keep));
+        let inline = runbook(Some("nexus-github"), None, None);
+        assert!(!runbook_of_repository(&inline, url, &keep));
+    }
 }

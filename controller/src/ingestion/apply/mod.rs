@@ -423,7 +423,8 @@ fn merged(status: &Value, set: &Map<String, Value>, lists: &[ListOp]) -> Map<Str
     out
 }
 
-/// Appends references to the string list at a JSON pointer, without duplicates.
+/// Appends references to the string list at a JSON pointer, without duplicates; a single
+/// reference (a string) there is replaced by the first one found.
 fn append_refs(object: &mut Value, pointer: &str, refs: Vec<Value>) {
     if refs.is_empty() {
         return;
@@ -442,6 +443,12 @@ fn append_refs(object: &mut Value, pointer: &str, refs: Vec<Value>) {
     let list = parent
         .entry(leaf.to_string())
         .or_insert_with(|| Value::Array(Vec::new()));
+    if list.is_string() {
+        if let Some(first) = refs.into_iter().next() {
+            *list = first;
+        }
+        return;
+    }
     if let Some(list) = list.as_array_mut() {
         for r in refs {
             if !list.contains(&r) {
@@ -574,5 +581,15 @@ mod tests {
         let mut o = json!({"spec": {}});
         append_refs(&mut o, "/spec/affects", vec![json!("x")]);
         assert_eq!(o["spec"]["affects"], json!(["x"]));
+        // A single reference: the parser's guess gives way to what was found.
+        let mut o = json!({"spec": {"source": {"repository": "repository:a/guess"}}});
+        append_refs(
+            &mut o,
+            "/spec/source/repository",
+            vec![json!("repository:a/found"), json!("repository:b/other")],
+        );
+        assert_eq!(o["spec"]["source"]["repository"], "repository:a/found");
+        append_refs(&mut o, "/spec/source/repository", vec![]);
+        assert_eq!(o["spec"]["source"]["repository"], "repository:a/found");
     }
 }

@@ -11,13 +11,19 @@
 //! gone (never deleted), then reads per repository what `spec.collect` asks for: open pull
 //! requests, branch protection of the default branch (rulesets when the repository has any,
 //! else classic protection), Dependabot alerts, and — only when the repository was pushed since
-//! the last sync — CODEOWNERS, `catalog-info.yaml` and the SBOM.
+//! the last sync — CODEOWNERS, `catalog-info.yaml`, the SBOM and the Markdown runbooks under
+//! `spec.runbooks.paths` (listed with the Git trees API, each read as a blob by its content
+//! hash; files that left the tree mark their Runbook gone, or delete it with
+//! `spec.runbooks.deleteMissing`).
 //!
 //! Conditional requests: a 304 answer means that resource is unchanged and is neither parsed
-//! nor applied. Resume: the cursor `repositoryFingerprints` (`owner/repo=<hash of pushed_at and
-//! default branch>;…`, at most [`MAX_FINGERPRINTS`] repositories) lets a restarted controller
-//! skip the file reads of repositories that were not pushed since, and still notice a
-//! repository that disappeared while it was down.
+//! nor applied — except runbooks, which are re-applied from the cached bodies whenever their
+//! repository is read (one tree answer decides which Runbooks are gone, so it must cover them
+//! all; the applier skips unchanged objects). Resume: the cursor `repositoryFingerprints`
+//! (`owner/repo=<hash of pushed_at, default branch and the settings that choose which files are
+//! read>;…`, at most [`MAX_FINGERPRINTS`] repositories) lets a restarted controller skip the
+//! file reads of repositories that were not pushed since, and still notice a repository that
+//! disappeared while it was down.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -28,8 +34,11 @@ use std::{
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use nexus_api::integrations::GitHubIntegrationSpec;
 use nexus_ingest::{
-    Change, Context, Gone, IngestError, Source, Target, Upsert, backstage::Fetch,
-    change::MANAGED_BY, context::glob_match,
+    Change, Context, Gone, IngestError, Outcome, Source, Target, Upsert,
+    backstage::Fetch,
+    change::MANAGED_BY,
+    context::glob_match,
+    runbooks::{MAX_RUNBOOK_BYTES, RunbookError, RunbookFile, RunbookPaths},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -48,6 +57,8 @@ const MAX_PAGES: usize = 100;
 const MAX_RULESETS: usize = 20;
 /// Most extra files a catalog file may pull in (Location targets, `$text`).
 const MAX_CATALOG_FILES: usize = 20;
+/// Most runbook files read per repository (each is one request when it changed).
+pub const MAX_RUNBOOKS: usize = 500;
 const CODEOWNERS_PATHS: &[&str] = &[".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
 const CATALOG_FILE: &str = "catalog-info.yaml";
 const RAW: &str = "application/vnd.github.raw+json";
@@ -82,6 +93,10 @@ pub struct GitHubPoller {
     fingerprints: BTreeMap<String, String>,
     /// `owner/repo` → web URL, as listed.
     urls: HashMap<String, String>,
+    /// `spec.runbooks.paths`, compiled.
+    runbook_paths: RunbookPaths,
+    /// Hash of the settings that choose which repository files are read.
+    files_config: u64,
 }
 
 impl GitHubPoller {
@@ -92,6 +107,12 @@ impl GitHubPoller {
         cursors: &BTreeMap<String, String>,
     ) -> Result<Self, PollError> {
         let http = env.client(&key, "github")?;
+        let runbook_paths = RunbookPaths::new(&spec.runbooks.paths).map_err(|e| {
+            let p = format!("spec.runbooks.paths: {e}");
+            env.status.config_problem(&key, Some(p.clone()));
+            PollError::Config(p)
+        })?;
+        let files_config = files_config(&spec);
         let fingerprints = cursors
             .get("repositoryFingerprints")
             .map(|s| parse_fingerprints(s))
@@ -106,6 +127,8 @@ impl GitHubPoller {
             token: None,
             fingerprints,
             urls: HashMap::new(),
+            runbook_paths,
+            files_config,
         })
     }
 
@@ -247,7 +270,10 @@ impl GitHubPoller {
             .into_iter()
             .filter(|r| selected(&self.spec, r))
             .collect();
-        let repos: Vec<Repo> = kept.iter().filter_map(repo_of).collect();
+        let repos: Vec<Repo> = kept
+            .iter()
+            .filter_map(|v| repo_of(v, self.files_config))
+            .collect();
         // 2. Repositories (skipped when every page was unchanged and nothing was lost since).
         let previous = std::mem::take(&mut self.fingerprints);
         if !unchanged || previous.is_empty() {
@@ -365,7 +391,7 @@ impl GitHubPoller {
         let out = nexus_ingest::github::rest("repositories", &resp.body, &ctx)
             .map_err(|e| HttpError::parse(&resp.call, e))?;
         self.apply(report, "repository", out.changes()).await?;
-        if let Some(r) = repo_of(&v)
+        if let Some(r) = repo_of(&v, self.files_config)
             && !r.archived
         {
             self.collect(&r, &auth, true, report).await?;
@@ -506,6 +532,9 @@ impl GitHubPoller {
         }
         if c.catalog_files {
             self.catalog(r, auth, &ctx, report).await?;
+        }
+        if c.runbooks {
+            self.runbooks(r, auth, &ctx, report).await?;
         }
         if c.dependency_graph
             && let Some(resp) = self
@@ -668,6 +697,166 @@ impl GitHubPoller {
     }
 }
 
+/// `GET /repos/{o}/{r}/git/trees/{ref}?recursive=1`, the parts read.
+#[derive(Deserialize)]
+struct Tree {
+    #[serde(default)]
+    tree: Vec<TreeEntry>,
+    /// GitHub lists at most 100,000 entries (7 MB); past that the listing is cut.
+    #[serde(default)]
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct TreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+impl GitHubPoller {
+    /// Markdown runbooks under `spec.runbooks.paths` on the default branch: the Git tree lists
+    /// them, each is read as a blob by its content hash (an unchanged file is a 304 from the
+    /// ETag cache), parsed, and all are applied in one batch with the change that marks the
+    /// runbooks whose file is gone. A file that cannot be read or parsed is reported (status
+    /// `lastError`, naming file and line) and left as it was — its Runbook is neither updated
+    /// nor marked gone — while the other files still apply.
+    async fn runbooks(
+        &self,
+        r: &Repo,
+        auth: &Auth,
+        ctx: &Context,
+        report: &mut SyncReport,
+    ) -> Result<(), PollError> {
+        let full = &r.full_name;
+        let branch = &r.default_branch;
+        let req = self.req(
+            format!(
+                "{}/repos/{full}/git/trees/{}?recursive=1",
+                self.api,
+                path_escape(branch)
+            ),
+            auth,
+        );
+        let call = req.call();
+        let resp = match self.http.send(&req).await {
+            Ok(resp) => resp,
+            // No such branch, no access (404/403), or an empty repository (409): no runbooks
+            // can be listed, so none is reported gone either.
+            Err(e) if e.is_absent() || e.status() == Some(409) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let listing: Tree =
+            nexus_ingest::error::from_json(&resp.body).map_err(|e| HttpError::parse(&call, e))?;
+        let files: Vec<&TreeEntry> = listing
+            .tree
+            .iter()
+            .filter(|e| e.kind == "blob" && self.runbook_paths.matches(&e.path))
+            .collect();
+        // Every listed file counts as present, read or not: a file that fails to parse, or one
+        // past the limit, must not have its Runbook marked gone.
+        let present: Vec<String> = files.iter().map(|e| e.path.clone()).collect();
+        if files.len() > MAX_RUNBOOKS {
+            let msg = format!(
+                "{full}: {} files match spec.runbooks.paths; only the first {MAX_RUNBOOKS} are read",
+                files.len()
+            );
+            tracing::warn!(integration = %self.key, "{msg}");
+            self.env.status.error(&self.key, msg);
+            report.errors += 1;
+        }
+        let mut changes = Vec::new();
+        let mut problems = Vec::new();
+        for f in files.iter().take(MAX_RUNBOOKS) {
+            if let Some(size) = f.size.and_then(|s| usize::try_from(s).ok())
+                && size > MAX_RUNBOOK_BYTES
+            {
+                problems.push(RunbookError::TooLarge {
+                    path: f.path.clone(),
+                    size,
+                });
+                continue;
+            }
+            // Raw bytes, not the JSON/base64 form; the sha names the content, so the ETag cache
+            // answers for files that did not change.
+            let blob = Req::get(
+                format!(
+                    "{}/repos/{full}/git/blobs/{}",
+                    self.api,
+                    path_escape(&f.sha)
+                ),
+                auth,
+            )
+            .header("accept", RAW)
+            .header("x-github-api-version", "2022-11-28");
+            let body = match self.http.send(&blob).await {
+                Ok(resp) => resp.body,
+                // Listed but not readable: reported, and its Runbook stays as it was.
+                Err(e) if e.is_absent() => {
+                    tracing::warn!(integration = %self.key, repository = %full, path = %f.path, error = %e, "runbook blob not readable");
+                    self.env
+                        .status
+                        .error(&self.key, format!("{full}: {}: {e}", f.path));
+                    report.errors += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let file = RunbookFile {
+                path: &f.path,
+                text: &body,
+                repository: Some(&r.html_url),
+                git_ref: Some(branch),
+            };
+            match nexus_ingest::runbooks::parse(&file, ctx) {
+                Ok(Outcome::Changes(c)) => changes.extend(c),
+                Ok(Outcome::Ignored(why)) => {
+                    tracing::debug!(integration = %self.key, repository = %full, %why, "not a runbook");
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if listing.truncated {
+            // Files beyond the cut are unknown, so nothing can be called gone.
+            tracing::warn!(integration = %self.key, repository = %full, "git tree truncated by GitHub: runbooks whose file was deleted are not detected");
+        } else {
+            changes.push(nexus_ingest::runbooks::gone_except(
+                &r.html_url,
+                &present,
+                self.spec.runbooks.delete_missing,
+            ));
+        }
+        self.apply(report, &call, &changes).await?;
+        for source in problems {
+            let e = PollError::Runbook {
+                repository: full.clone(),
+                source,
+            };
+            tracing::warn!(integration = %self.key, error = %e, "runbook not read");
+            self.env.status.error(&self.key, e.to_string());
+            report.errors += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A branch name or sha as one URL path part: `/` stays (GitHub reads `release/1.2` as a
+/// ref), anything that would end the path or start a query is percent-encoded.
+fn path_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Files of a repository a catalog file refers to: served when read before, else noted as
 /// missing (the caller fetches them and converts again).
 /// Read files (`None`: not in the repository) and the paths asked for but not read yet.
@@ -761,6 +950,26 @@ fn repo_path(base: &str, target: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
+/// What decides which files of a repository are read (CODEOWNERS, catalog files, the SBOM,
+/// runbooks and their paths). Files are only re-read for repositories pushed since the last
+/// sync; mixing this into each repository's fingerprint makes a changed setting — or an upgrade
+/// that reads a new kind of file — re-read every repository once.
+fn files_config(spec: &GitHubIntegrationSpec) -> u64 {
+    let c = &spec.collect;
+    let mut h = rustc_hash::FxHasher::default();
+    (
+        c.codeowners,
+        c.catalog_files,
+        c.dependency_graph,
+        c.runbooks,
+    )
+        .hash(&mut h);
+    if c.runbooks {
+        spec.runbooks.paths.hash(&mut h);
+    }
+    h.finish()
+}
+
 fn github_context_of(spec: &GitHubIntegrationSpec) -> Context {
     // Same mapping as webhook deliveries use.
     let i = nexus_api::integrations::GitHubIntegration::new("poller", spec.clone());
@@ -800,7 +1009,9 @@ pub fn selected(spec: &GitHubIntegrationSpec, r: &Value) -> bool {
     true
 }
 
-fn repo_of(v: &Value) -> Option<Repo> {
+/// `files_config` is [`files_config`] of the spec: part of the fingerprint, so reading other
+/// files (or none) re-reads every repository once instead of waiting for its next push.
+fn repo_of(v: &Value, files_config: u64) -> Option<Repo> {
     let s = |k: &str| v.get(k).and_then(Value::as_str);
     let full_name = s("full_name")?.to_string();
     let html_url = s("html_url")?.to_string();
@@ -808,6 +1019,7 @@ fn repo_of(v: &Value) -> Option<Repo> {
     let mut h = rustc_hash::FxHasher::default();
     s("pushed_at").hash(&mut h);
     default_branch.hash(&mut h);
+    files_config.hash(&mut h);
     Some(Repo {
         archived: v.get("archived").and_then(Value::as_bool) == Some(true),
         fingerprint: format!("{:08x}", h.finish() as u32),
@@ -859,6 +1071,40 @@ mod tests {
         );
         assert_eq!(repo_path("catalog-info.yaml", "../x.yaml"), None);
         assert_eq!(repo_path("catalog-info.yaml", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn refs_stay_one_path_part() {
+        assert_eq!(path_escape("release/1.2"), "release/1.2");
+        assert_eq!(path_escape("fix#1?x y"), "fix%231%3Fx%20y");
+        assert_eq!(path_escape("héllo"), "h%C3%A9llo");
+    }
+
+    #[test]
+    fn settings_that_choose_files_change_every_fingerprint() {
+        let spec: GitHubIntegrationSpec = serde_json::from_value(json!({
+            "appId": 1, "organization": "o",
+            "privateKeyRef": {"name": "a", "key": "k"}, "webhookSecretRef": {"name": "a", "key": "k"},
+            "namespaces": {"default": "d"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let repo = json!({"full_name": "o/r", "html_url": "https://github.com/o/r",
+            "default_branch": "main", "pushed_at": "2024-01-01T00:00:00Z"});
+        let fp = |spec: &GitHubIntegrationSpec| {
+            repo_of(&repo, files_config(spec)).map(|r| r.fingerprint)
+        };
+        let base = fp(&spec);
+        let mut paths = spec.clone();
+        paths.runbooks.paths.push("docs/runbooks/".into());
+        assert_ne!(fp(&paths), base);
+        let mut off = spec.clone();
+        off.collect.runbooks = false;
+        assert_ne!(fp(&off), base);
+        // Settings that do not choose files keep it.
+        let mut other = spec.clone();
+        other.poll_interval = "1h".into();
+        other.runbooks.delete_missing = true;
+        assert_eq!(fp(&other), base);
     }
 
     #[test]

@@ -169,6 +169,13 @@ pub enum PollError {
     Config(String),
     #[error("applying {0}")]
     Apply(String),
+    /// One runbook file of a repository could not be read; the others still are.
+    #[error("{repository}: {source}")]
+    Runbook {
+        repository: String,
+        #[source]
+        source: nexus_ingest::runbooks::RunbookError,
+    },
 }
 
 /// A test and diagnostics view of one sync.
@@ -332,7 +339,7 @@ fn rescans() -> &'static RescanSenders {
 }
 
 /// Asks the running GitHub poller of `key` to re-read one repository (`owner/repo`) now, e.g.
-/// after a push touched its catalog files. False when no poller runs for it (not the leader,
+/// after a push touched its catalog files or runbooks. False when no poller runs for it (not the leader,
 /// suspended) or its queue is full.
 pub fn request_rescan(key: &IntegrationKey, repository: &str) -> bool {
     rescans()
