@@ -159,7 +159,9 @@ export default function Catalog() {
               </div>
             </div>
             <p className="muted small table-foot">
-              Showing {rows.length.toLocaleString()} of {total.toLocaleString()} loaded; more load as you scroll.
+              {rows.length >= total
+                ? `All ${total.toLocaleString()} loaded.`
+                : `${rows.length.toLocaleString()} of ${total.toLocaleString()} loaded; more load as you scroll.`}
             </p>
           </div>
         )}

@@ -64,7 +64,7 @@ function GraphCanvas({ graph, selected, onSelect, onOpen }: { graph: Graph; sele
       elements: elements(graph),
       wheelSensitivity: 0.3,
       minZoom: 0.2,
-      maxZoom: 3,
+      maxZoom: 1.5,
       style: [
         {
           selector: "node",
