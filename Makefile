@@ -24,6 +24,11 @@ DEV_PORTAL_PORT ?= 9443
 DEV_APISERVER_METRICS_PORT ?= 9090
 DEV_KEY = $(DEV_CLUSTER)/dev-auth/signing-key.pem
 comma := ,
+# The portal (portal/, React + Vite) is built with npm when it is on the PATH; make dev then serves
+# it from nexus-apiserver. Browser tests use a control plane of their own.
+HAVE_NPM := $(shell command -v npm >/dev/null 2>&1 && echo yes)
+PORTAL_CLUSTER ?= $(REPO)/.nexus/portal-cluster
+PORTAL_SOURCES := $(shell find portal/src portal/public -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
 # `make dev-token USER=…`: USER is also the login name in the environment, so read it only
 # when given on the command line.
 USER_NAME = $(if $(filter command line,$(origin USER)),$(USER),)
@@ -138,9 +143,29 @@ cluster-up: tools ## Start the local control plane (prints the KUBECONFIG line)
 cluster-down: ## Stop the local control plane (keeps its data; `hack/cluster.sh down --purge` removes it)
 	NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh down
 
+portal/node_modules/.package-lock.json: portal/package-lock.json portal/package.json
+	cd portal && npm ci --no-audit --no-fund
+	@touch $@
+
+portal/dist/index.html: portal/node_modules/.package-lock.json $(PORTAL_SOURCES)
+	cd portal && npm run build
+	@touch $@
+
+.PHONY: portal
+portal: portal/dist/index.html ## Build the portal into portal/dist (npm ci && npm run build, when sources changed)
+
+.PHONY: test-portal
+test-portal: tools ## Portal: npm ci, lint, typecheck, Vitest, build, browser tests (Chromium) against a fresh local Nexus
+	cd portal && npm ci --no-audit --no-fund && npm run lint && npm run typecheck && npm test && npm run build
+	$(CARGO) build -p nexus-controller -p nexus-apiserver
+	NEXUS_CLUSTER_DIR=$(PORTAL_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
+	cd portal && NEXUS_CLUSTER_DIR=$(PORTAL_CLUSTER) NEXUS_BIN_DIR=$${CARGO_TARGET_DIR:-$(REPO)/target}/debug node e2e/run.mjs
+
 .PHONY: dev
-dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (foreground; Ctrl-C stops)
+dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver + portal (foreground; Ctrl-C stops)
 	$(CARGO) build -p nexus-controller -p nexus-apiserver -p nexus-cli
+	@if [ -n "$(HAVE_NPM)" ]; then $(MAKE) --no-print-directory portal; \
+	  else echo "npm not found: the portal is not built; make dev serves the API only (install Node.js 20+)"; fi
 	@eval "$$(NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/cluster.sh up)"; \
 	export PATH="$(K8S_BIN):$$PATH"; \
 	kubectl apply --server-side -f crds/ >/dev/null; \
@@ -154,10 +179,14 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver (f
 	target/debug/nexus-apiserver serve --aggregated-addr 127.0.0.1:$(DEV_AGGREGATED_PORT) \
 	  --portal-addr 127.0.0.1:$(DEV_PORTAL_PORT) --metrics-addr 127.0.0.1:$(DEV_APISERVER_METRICS_PORT) \
 	  --tls-cert-file $(DEV_CLUSTER)/pki/nexus-apiserver.crt --tls-key-file $(DEV_CLUSTER)/pki/nexus-apiserver.key \
-	  --dev-auth --dev-key-file $(DEV_KEY) --log-format text >$(DEV_CLUSTER)/logs/nexus-apiserver.log 2>&1 & \
+	  --dev-auth --dev-key-file $(DEV_KEY) --log-format text \
+	  $$(test -f portal/dist/index.html && echo --portal-assets-dir $(REPO)/portal/dist) \
+	  >$(DEV_CLUSTER)/logs/nexus-apiserver.log 2>&1 & \
 	apiserver=$$!; trap 'kill $$apiserver 2>/dev/null' EXIT; \
 	NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/dev-apiservice.sh register $(DEV_AGGREGATED_PORT); \
-	echo; echo "Nexus is up. In another shell:"; \
+	echo; if test -f portal/dist/index.html; then \
+	  echo "Portal: https://127.0.0.1:$(DEV_PORTAL_PORT)/  (sign in as an example user; the certificate is signed by $(DEV_CLUSTER)/pki/ca.crt — trust it or accept the browser's warning)"; fi; \
+	echo "Nexus is up. In another shell:"; \
 	echo "  export KUBECONFIG=$$KUBECONFIG"; \
 	echo "  export PATH=$(K8S_BIN):\$$PATH"; \
 	echo "  kubectl get catalog -A                          # the CRDs"; \

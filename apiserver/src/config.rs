@@ -84,6 +84,9 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub oidc: OidcArgs,
 
+    #[command(flatten)]
+    pub portal_ui: PortalUiArgs,
+
     /// Development sign-in: tokens signed by a local key (see `dev-token`). Refused unless the
     /// portal listens on a loopback address; never use in a cluster.
     #[arg(long, env = "NEXUS_DEV_AUTH")]
@@ -142,6 +145,28 @@ pub struct OidcArgs {
     /// Extra CA bundle (PEM) to trust for the issuer/JWKS endpoints (tests, proxies).
     #[arg(long, env = "NEXUS_OIDC_CA_FILE")]
     pub oidc_ca_file: Option<PathBuf>,
+}
+
+/// The portal app (the SPA) served on the portal address next to `/api/v1`.
+#[derive(Clone, Debug, Args)]
+pub struct PortalUiArgs {
+    /// Directory of the built portal (`portal/dist`); unset: only the API is served.
+    #[arg(long, env = "NEXUS_PORTAL_ASSETS_DIR")]
+    pub portal_assets_dir: Option<PathBuf>,
+    /// Entra ID application (client) id the portal signs in with (MSAL, auth code + PKCE).
+    #[arg(long, env = "NEXUS_PORTAL_MSAL_CLIENT_ID")]
+    pub portal_msal_client_id: Option<String>,
+    /// MSAL authority, e.g. `https://login.microsoftonline.com/<tenant-id>`; default: the
+    /// `--oidc-issuer-url` without its `/v2.0`.
+    #[arg(long, env = "NEXUS_PORTAL_MSAL_AUTHORITY")]
+    pub portal_msal_authority: Option<String>,
+    /// Scopes the portal requests for the API token (default `api://<client-id>/.default`).
+    #[arg(
+        long = "portal-msal-scope",
+        env = "NEXUS_PORTAL_MSAL_SCOPES",
+        value_delimiter = ','
+    )]
+    pub portal_msal_scopes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -116,6 +116,19 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         http::aggregated::router(state.clone()),
         cancel.clone(),
     ));
+    let portal_app = match &cfg.portal_ui.portal_assets_dir {
+        Some(dir) if bearer.is_some() => {
+            let dev = bearer.as_ref().is_some_and(|b| b.is_dev());
+            let issuer = cfg.oidc.oidc_issuer_url.as_deref();
+            let assets = http::assets::Assets::new(dir, &cfg.portal_ui, dev, issuer)?;
+            tracing::info!(dir = %dir.display(), "serving the portal app");
+            Some(Arc::new(assets))
+        }
+        Some(_) => anyhow::bail!(
+            "--portal-assets-dir needs the portal API (--oidc-issuer-url or --dev-auth)"
+        ),
+        None => None,
+    };
     if bearer.is_some() {
         let portal = tokio::net::TcpListener::bind(cfg.portal_addr)
             .await
@@ -123,7 +136,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         servers.spawn(tls::serve(
             portal,
             tls::server_config(portal_certs, None),
-            http::portal::router(state.clone()),
+            http::assets::with_portal_app(http::portal::router(state.clone()), portal_app),
             cancel.clone(),
         ));
     }

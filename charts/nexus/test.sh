@@ -90,7 +90,7 @@ declare -A VARIANT=(
     [scorecards-gate]="--set scorecards.gate.token.secretName=nexus-gate --set scorecards.gate.scorecards={production-readiness,platform/security} --set scorecards.snapshotRetentionDays=90 --set scorecards.namespace=org-standards"
     [no-scorecards]="--set scorecards.enabled=false"
     [apiserver-secret]="--set apiserver.tls.mode=secret --set apiserver.tls.secretName=nexus-apiserver-byo-tls --set apiserver.tls.caBundle=$TEST_CA_B64"
-    [apiserver-oidc]="--set apiserver.portal.oidc.issuerUrl=$OIDC_ISSUER --set apiserver.portal.oidc.audiences={api://nexus-portal,$OIDC_CLIENT} --set apiserver.portal.oidc.groupsPrefix=entra: --set apiserver.portal.oidc.clockSkew=30s --set apiserver.portal.tls.secretName=nexus-portal-tls --set apiserver.portal.ingress.enabled=true --set apiserver.portal.ingress.className=nginx --set apiserver.portal.ingress.host=nexus.contoso.example --set apiserver.portal.ingress.tls.secretName=nexus-portal-public-tls --set apiserver.replicaCount=3 --set apiserver.image.tag=1.2.3"
+    [apiserver-oidc]="--set apiserver.portal.oidc.issuerUrl=$OIDC_ISSUER --set apiserver.portal.oidc.audiences={api://nexus-portal,$OIDC_CLIENT} --set apiserver.portal.oidc.groupsPrefix=entra: --set apiserver.portal.oidc.clockSkew=30s --set apiserver.portal.tls.secretName=nexus-portal-tls --set apiserver.portal.ingress.enabled=true --set apiserver.portal.ingress.className=nginx --set apiserver.portal.ingress.host=nexus.contoso.example --set apiserver.portal.ingress.tls.secretName=nexus-portal-public-tls --set apiserver.replicaCount=3 --set apiserver.image.tag=1.2.3 --set apiserver.portal.ui.assetsDir=/usr/share/nexus/portal --set apiserver.portal.ui.msal.clientId=$OIDC_CLIENT --set apiserver.portal.ui.msal.scopes={api://nexus-portal/access_as_user}"
 )
 # Rendered only (needs monitoring.coreos.com CRDs on a cluster).
 SERVICE_MONITOR_ARGS="--set watchNamespace=team-a --set metrics.serviceMonitor.enabled=true --set metrics.serviceMonitor.labels.release=kube-prometheus-stack"
@@ -481,9 +481,13 @@ for t in "--portal-addr=0.0.0.0:9443" "\"--oidc-issuer-url=$OIDC_ISSUER\"" '"--o
     "\"--oidc-audience=$OIDC_CLIENT\"" '"--oidc-username-claim=preferred_username"' '"--oidc-groups-claim=groups"' \
     '"--oidc-groups-prefix=entra:"' "--oidc-clock-skew=30s" "containerPort: 9443" \
     "--portal-tls-cert-file=/etc/nexus/portal-tls/tls.crt" "--portal-tls-key-file=/etc/nexus/portal-tls/tls.key" \
-    "secretName: nexus-portal-tls" "replicas: 3" 'image: "ghcr.io/contoso/nexus-apiserver:1.2.3"'; do
+    "secretName: nexus-portal-tls" "replicas: 3" 'image: "ghcr.io/contoso/nexus-apiserver:1.2.3"' \
+    '"--portal-assets-dir=/usr/share/nexus/portal"' "\"--portal-msal-client-id=$OIDC_CLIENT\"" \
+    '"--portal-msal-scope=api://nexus-portal/access_as_user"'; do
     grep -qF -- "$t" "$WORK/apiserver-oidc-deployment.yaml" || fail "apiserver-oidc: the Deployment lacks '$t'"
 done
+grep -qF -- "--portal-msal-authority" "$WORK/apiserver-oidc-deployment.yaml" &&
+    fail "apiserver-oidc: an empty msal.authority must not be passed"
 grep -qF -- "--oidc-username-prefix" "$WORK/apiserver-oidc-deployment.yaml" &&
     fail "apiserver-oidc: an empty usernamePrefix must not be passed"
 expect_object apiserver-oidc "Ingress/$NS/$A-portal"
@@ -592,6 +596,8 @@ reject "a gate scorecard that is no name" --set "scorecards.gate.scorecards={Pro
 reject "a negative snapshot retention" --set scorecards.snapshotRetentionDays=-1
 reject "no gate scorecard" --set "scorecards.gate.scorecards=null"
 reject "an empty gate scorecard list" --set-json "scorecards.gate.scorecards=[]"
+reject "a portal client id that is not a GUID" --set apiserver.portal.ui.msal.clientId=nexus
+reject "a relative portal assets dir" --set apiserver.portal.ui.assetsDir=portal/dist
 ok "values.schema.json rejects typos and invalid values"
 
 # Checks in the templates, with a message naming the value. The dev-auth ones also hold when the

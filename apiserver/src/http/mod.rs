@@ -2,6 +2,7 @@
 //! `portal` (`/api/v1`, bearer tokens), plus the live-update stream and the OpenAPI documents.
 
 pub mod aggregated;
+pub mod assets;
 pub mod error;
 pub mod openapi;
 pub mod params;
