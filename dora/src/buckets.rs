@@ -189,6 +189,8 @@ pub struct Buckets {
     by_cause: BTreeMap<String, BTreeSet<String>>,
     /// Services whose bounds need enforcing after the current event.
     touched: BTreeSet<String>,
+    /// Services whose status may have changed since [`Buckets::take_changed`] was last called.
+    changed: BTreeSet<String>,
 }
 
 impl Buckets {
@@ -204,6 +206,7 @@ impl Buckets {
             by_service: BTreeMap::new(),
             by_cause: BTreeMap::new(),
             touched: BTreeSet::new(),
+            changed: BTreeSet::new(),
         }
     }
 
@@ -223,6 +226,15 @@ impl Buckets {
     /// Services with state, sorted.
     pub fn services(&self) -> impl Iterator<Item = &str> {
         self.services.keys().map(String::as_str)
+    }
+
+    /// The services whose status may differ from what [`Buckets::status`] gave before the
+    /// events applied since the last call (every service after [`Buckets::restore`] and
+    /// [`Buckets::recompute_from`]), and forgets them. A writer stores only these: an
+    /// incident moving to another deployment changes the services on both sides, and this
+    /// names both, so no status has to be built and compared to find out.
+    pub fn take_changed(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.changed)
     }
 
     /// Applies one event.
@@ -246,6 +258,7 @@ impl Buckets {
         let st = self.services.entry(d.service.clone()).or_default();
         if st.too_late(d.finished) {
             st.ignored_late = st.ignored_late.saturating_add(1);
+            self.changed.insert(d.service);
             return Applied::Ignored(Skip::TooLate);
         }
         if st.deployments.contains_key(&d.id)
@@ -322,8 +335,9 @@ impl Buckets {
                 .is_some_and(|st| st.too_late(entry.inc.created))
         });
         if late {
-            let st = self.services.entry(credited).or_default();
+            let st = self.services.entry(credited.clone()).or_default();
             st.ignored_late = st.ignored_late.saturating_add(1);
+            self.changed.insert(credited);
             return Applied::Ignored(Skip::TooLate);
         }
         self.add_contribution(&entry);
@@ -511,6 +525,7 @@ impl Buckets {
     fn enforce_bounds(&mut self) {
         let limits = self.config.limits;
         while let Some(service) = self.touched.pop_first() {
+            self.changed.insert(service.clone());
             let Some(st) = self.services.get_mut(&service) else {
                 continue;
             };
@@ -558,6 +573,7 @@ impl Buckets {
                             .entry(s.to_string())
                             .or_default()
                             .raise_horizon(e.inc.created);
+                        self.changed.insert(s.to_string());
                     }
                 }
             }
@@ -672,6 +688,8 @@ impl Buckets {
             deployments: deployments.into_iter().map(export_deployment).collect(),
             last_dropped_deployment: st.last_dropped.as_ref().map(export_deployment),
             incidents,
+            // The controller's bookkeeping of recompute requests, not the engine's.
+            recompute: None,
         })
     }
 

@@ -147,6 +147,25 @@ proptest! {
     }
 
     #[test]
+    fn take_changed_names_every_service_whose_status_changed(events in sequence()) {
+        // Small ledgers, so evictions (which move horizons of other services) happen too.
+        let limits = nexus_dora::Limits { deployments: 2, incidents: 2, dates: 3, ..Default::default() };
+        let mut b = Buckets::new(Config::default().with_limits(limits));
+        let mut before = b.statuses(None);
+        for e in &events {
+            b.apply(e);
+            let changed = b.take_changed();
+            let after = b.statuses(None);
+            for (service, status) in &after {
+                if !changed.contains(service) {
+                    prop_assert_eq!(Some(status), before.get(service), "{} changed unannounced by {:?}", service, e);
+                }
+            }
+            before = after;
+        }
+    }
+
+    #[test]
     fn team_and_person_rollups_merge_the_service_buckets(events in sequence()) {
         let b = Buckets::from_events(Config::default(), &events);
         for scope in scopes() {
