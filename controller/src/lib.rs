@@ -1,8 +1,9 @@
-//! nexus-controller: the controllers of Nexus. This release runs the catalog controller.
+//! nexus-controller: the controllers of Nexus: catalog, ingestion, actions and DORA.
 
 pub mod actions;
 pub mod catalog;
 pub mod config;
+pub mod dora;
 pub mod ingestion;
 pub mod metrics;
 pub mod runtime;
@@ -137,6 +138,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             },
             stop_controllers_early.clone(),
         ));
+    }
+    if cfg.dora {
+        let (client, recorder, registry, stop) = (
+            client.clone(),
+            recorder.clone(),
+            metrics.registry().clone(),
+            stop_controllers_early.clone(),
+        );
+        let settings = dora::Settings {
+            namespace: cfg.watch_namespace.clone(),
+            debounce: Duration::from_millis(cfg.debounce_ms),
+        };
+        tokio::spawn(async move { dora::run(client, recorder, &registry, settings, stop).await });
     }
     let ctx = Context::new(
         client,
