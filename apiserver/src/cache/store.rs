@@ -63,6 +63,13 @@ pub struct Store {
     teams_by_group: HashMap<String, Slot>,
     /// Repositories with open pull requests recorded (My PRs scans only these).
     with_pull_requests: BTreeSet<Slot>,
+    /// Components with DORA buckets, and by the teams and people their buckets credit
+    /// (a team's or a person's DORA reads only these).
+    with_dora: BTreeSet<Slot>,
+    dora_by_team: HashMap<String, BTreeSet<Slot>>,
+    dora_by_person: HashMap<String, BTreeSet<Slot>>,
+    /// Entities with scorecard results (the leadership views scan only these).
+    with_scorecards: BTreeSet<Slot>,
     bytes: usize,
     version: u64,
     /// Bumped when a (kind, namespace) pair appears or disappears: visibility depends on it.
@@ -160,7 +167,22 @@ impl Store {
             KindFacts::Repository(repo) if !repo.pull_requests.is_empty() => {
                 self.with_pull_requests.insert(slot);
             }
+            KindFacts::Component(c) if c.dora.is_some() => {
+                self.with_dora.insert(slot);
+                for t in &c.dora_teams {
+                    self.dora_by_team.entry(t.clone()).or_default().insert(slot);
+                }
+                for p in &c.dora_people {
+                    self.dora_by_person
+                        .entry(p.clone())
+                        .or_default()
+                        .insert(slot);
+                }
+            }
             _ => {}
+        }
+        if !e.scorecards.is_empty() {
+            self.with_scorecards.insert(slot);
         }
     }
 
@@ -186,6 +208,24 @@ impl Store {
             self.teams_by_group.remove(&group.to_lowercase());
         }
         self.with_pull_requests.remove(&slot);
+        self.with_scorecards.remove(&slot);
+        if let KindFacts::Component(c) = &e.facts
+            && self.with_dora.remove(&slot)
+        {
+            for (index, keys) in [
+                (&mut self.dora_by_team, &c.dora_teams),
+                (&mut self.dora_by_person, &c.dora_people),
+            ] {
+                for k in keys {
+                    if let Some(set) = index.get_mut(k) {
+                        set.remove(&slot);
+                        if set.is_empty() {
+                            index.remove(k);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     pub fn get(&self, id: &EntityRef) -> Option<&Arc<Entity>> {
@@ -237,6 +277,36 @@ impl Store {
     /// Repositories that have open pull requests recorded.
     pub fn repositories_with_pull_requests(&self) -> impl Iterator<Item = &Arc<Entity>> {
         self.with_pull_requests
+            .iter()
+            .filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Components with DORA buckets.
+    pub fn with_dora(&self) -> impl Iterator<Item = &Arc<Entity>> {
+        self.with_dora.iter().filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Components whose DORA buckets credit this team (`team:<ns>/<name>`).
+    pub fn dora_of_team<'a>(&'a self, team: &str) -> impl Iterator<Item = &'a Arc<Entity>> {
+        self.dora_by_team
+            .get(team)
+            .into_iter()
+            .flatten()
+            .filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Components whose DORA buckets credit this person (a User reference or a login).
+    pub fn dora_of_person<'a>(&'a self, person: &str) -> impl Iterator<Item = &'a Arc<Entity>> {
+        self.dora_by_person
+            .get(person)
+            .into_iter()
+            .flatten()
+            .filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Entities with scorecard results.
+    pub fn with_scorecards(&self) -> impl Iterator<Item = &Arc<Entity>> {
+        self.with_scorecards
             .iter()
             .filter_map(|slot| self.slot(*slot))
     }

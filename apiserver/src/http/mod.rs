@@ -3,6 +3,7 @@
 
 pub mod aggregated;
 pub mod error;
+pub mod insights;
 pub mod openapi;
 pub mod params;
 pub mod portal;

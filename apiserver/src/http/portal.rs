@@ -43,6 +43,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/teams/{namespace}/{name}", get(team_handler))
         .route("/api/v1/me", get(me_handler))
         .route("/api/v1/me/dashboard", get(dashboard_handler))
+        .route("/api/v1/insights/{view}", get(insights_handler))
         .route("/api/v1/status", get(status_handler))
         .route("/api/v1/stream", get(super::stream::portal_stream))
         .route("/api/v1/openapi.json", get(super::openapi::portal_document));
@@ -201,6 +202,22 @@ async fn dashboard_handler(
         .await?;
     let board = dashboard::build(&state.cache, &caller.visibility, &caller.user);
     Ok(answer(&state, &caller, board))
+}
+
+/// `/api/v1/insights/<view>`: heatmap, rankings, distribution, trends, dora, dora-trend.
+async fn insights_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(view): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let params = super::insights::params(&view, raw.as_deref(), &[])?;
+    let caller = state
+        .authorize(user, "get", super::insights::RESOURCE, None, Some(&view))
+        .await?;
+    let body = super::insights::answer(&state, &caller, &view, &params)?;
+    Ok(answer(&state, &caller, body))
 }
 
 async fn me_handler(
