@@ -405,6 +405,36 @@ impl Engine {
                 events.push(Event::Deployment(d));
             }
         }
+        // A deployment counted on or after `from` that the catalog no longer lists (it left a
+        // bounded list) would be lost: only the stored buckets remember it.
+        let mut lost: Option<(Date, String)> = None;
+        for (s, status) in &self.written {
+            let listed = seen_deployments.get(s);
+            let forgotten = status
+                .deployments
+                .iter()
+                .filter(|d| listed.is_none_or(|l| !l.contains_key(&d.id)))
+                .map(|d| (d.id.as_str(), d.finished_at.0))
+                // The ledger is bounded too: what left it is not listed either.
+                .chain(
+                    status
+                        .last_dropped_deployment
+                        .iter()
+                        .map(|d| (d.id.as_str(), d.finished_at.0)),
+                );
+            for (id, finished) in forgotten {
+                let day = utc_date(finished);
+                if day >= from && lost.as_ref().is_none_or(|(d, _)| day > *d) {
+                    lost = Some((day, format!("deployment {id} of {s} ({day})")));
+                }
+            }
+        }
+        if let Some((day, what)) = lost {
+            let next = day.tomorrow().unwrap_or(day);
+            return Err(format!(
+                "{what} is no longer listed in the catalog and only the stored buckets remember it; recompute from {next} or later"
+            ));
+        }
         let mut seen_incidents = HashMap::new();
         for key in world.incidents.keys() {
             if let Some(Ok(i)) = world.incident(key) {

@@ -521,3 +521,38 @@ fn events_the_stored_status_can_no_longer_take_are_skipped_quietly_after_a_resta
     let counts = restarted.take_counts();
     assert!(counts.contains_key(&("deployment", "known")), "{counts:?}");
 }
+
+#[test]
+fn a_recompute_that_would_lose_a_counted_deployment_no_longer_listed_is_refused() {
+    let mut w = world();
+    let (mut engine, _) = Engine::build(&w, None);
+    feed_all(&mut engine, &w);
+    engine.collect(&w, now());
+    // d1 (2024-03-10) leaves checkout's bounded list; the buckets still count it.
+    let c = w.components.get_mut(&key("checkout")).unwrap();
+    c.deployments.retain(|d| d.id != "d1");
+    engine.feed_component(&w, &key("checkout"));
+    assert!(engine.collect(&w, now()).is_empty(), "nothing is uncounted");
+    let r = engine.recompute(&w, &key("checkout"), "2024-03-05", now());
+    assert_eq!(r.outcome, DoraRecomputeOutcome::Rejected);
+    assert!(
+        r.message
+            .contains("deployment d1 of component:shop/checkout (2024-03-10)")
+            && r.message.contains("recompute from 2024-03-11 or later"),
+        "{}",
+        r.message
+    );
+    let r = engine.recompute(&w, &key("checkout"), "2024-03-11", now());
+    assert_eq!(r.outcome, DoraRecomputeOutcome::Recomputed, "{}", r.message);
+    let writes = engine.collect(&w, now());
+    let checkout = status_of(&writes, "checkout");
+    let m = month(
+        &[(key("checkout").to_string(), checkout.clone())],
+        Scope::Service(key("checkout").to_string()),
+    );
+    assert_eq!(
+        m.deployments, 2,
+        "d1's day, before the recompute date, is kept"
+    );
+    assert_eq!(checkout.frozen_before.as_deref(), Some("2024-03-11"));
+}
