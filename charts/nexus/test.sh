@@ -188,13 +188,14 @@ for t in "replicas: 2" "runAsNonRoot: true" "readOnlyRootFilesystem: true" "allo
     'drop: ["ALL"]' "type: RuntimeDefault" "path: /healthz" "path: /readyz" "fieldPath: metadata.name" \
     "fieldPath: metadata.namespace" "topologyKey: kubernetes.io/hostname" "minAvailable: 1" \
     "image: \"ghcr.io/contoso/nexus-controller:0.1.0\"" "--metrics-addr=0.0.0.0:8080" \
-    "--lease-name=nexus-controller" "--lease-namespace=$NS" "--log-format=json" \
+    "--lease-name=nexus-controller" "--lease-namespace=$NS" "--log-format=json" "--dora=true" \
     "rbac.authorization.k8s.io/aggregate-to-view: \"true\"" \
     "rbac.authorization.k8s.io/aggregate-to-edit: \"true\"" \
     "app.kubernetes.io/managed-by: Helm" "helm.sh/chart: nexus-0.1.0" "app.kubernetes.io/version: \"0.1.0\""; do
     expect_text defaults "$t"
 done
 expect_no_text defaults "--watch-namespace"
+expect_text ingestion-hooks "--dora=true"
 ok "defaults: controller, least-privilege RBAC, HA and hardening"
 
 # Every catalog CRD is in the controller's rules (with its /status) and in the read role.

@@ -144,6 +144,22 @@ proptest! {
         // And the state itself round-trips.
         let again = Buckets::restore(Config::default(), b.statuses(None)).unwrap();
         prop_assert_eq!(again.statuses(None), b.statuses(None));
+        // A reader of the stored statuses gets the same figures as the state.
+        let stored = b.statuses(None);
+        for end in [date(2024, 3, 5), date(2024, 3, 12)] {
+            for w in Window::ALL {
+                for scope in scopes() {
+                    let read = nexus_dora::metrics_from_statuses(
+                        stored.iter().map(|(s, st)| (s.as_str(), st)),
+                        &scope,
+                        end,
+                        w,
+                    )
+                    .unwrap();
+                    prop_assert_eq!(read, b.metrics(&scope, end, w), "{} {:?} {:?}", end, w, scope);
+                }
+            }
+        }
     }
 
     #[test]
