@@ -16,6 +16,11 @@ use nexus_dora::{Applied, Buckets, ConvertError, Deployment, Event, Incident, Sk
 
 use super::world::{World, service};
 
+/// How long a successful deployment whose commit is in no push of its repository waits for the
+/// push before it is counted without a lead time: push and deployment events arrive in either
+/// order (webhooks, polls), and a deployment is counted once.
+pub const PUSH_GRACE: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
 /// What distinguishes one version of a deployment record from another, for "is this new?".
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Fingerprint {
@@ -76,6 +81,8 @@ pub struct Engine {
     restored_incidents: HashSet<String>,
     /// Services to write even when their buckets did not change (a recompute was recorded).
     force: BTreeSet<String>,
+    /// Components holding deployments that wait for their push, and when to look again.
+    waiting: BTreeMap<EntityRef, Timestamp>,
     /// Events by kind and result since the last [`Engine::take_counts`].
     counts: BTreeMap<(&'static str, &'static str), u64>,
 }
@@ -136,6 +143,7 @@ impl Engine {
             fed: HashSet::new(),
             restored_incidents,
             force: BTreeSet::new(),
+            waiting: BTreeMap::new(),
             counts: BTreeMap::new(),
         };
         let present: HashSet<String> = world
@@ -219,11 +227,16 @@ impl Engine {
     /// longer take was already handled before (it is what moved the horizon) and is skipped
     /// quietly; after that, such a deployment is new and late, and the status counts it in
     /// `ignoredLate`.
-    pub fn feed_component(&mut self, world: &World, key: &EntityRef) {
+    ///
+    /// A successful production deployment whose commit is in no push of the linked Repository
+    /// waits up to [`PUSH_GRACE`] after it finished for the push (see [`Engine::due`]).
+    pub fn feed_component(&mut self, world: &World, key: &EntityRef, now: Timestamp) {
         let service = service(key);
+        self.waiting.remove(key);
         if self.unreadable.contains_key(&service) || !world.components.contains_key(key) {
             return;
         }
+        let unpushed = world.unpushed(key);
         let config = self.buckets.config().clone();
         let first = self.fed.insert(service.clone());
         let mut seen = self.seen_deployments.remove(&service).unwrap_or_default();
@@ -250,6 +263,18 @@ impl Engine {
             }
             if first && config.classify(&d).is_ok() && self.too_late(&service, d.finished_at) {
                 self.count("deployment", "known");
+                continue;
+            }
+            let until = d
+                .finished_at
+                .checked_add(PUSH_GRACE)
+                .unwrap_or(d.finished_at);
+            if unpushed.contains(&d.id) && config.classify(&d).is_ok() && now < until {
+                // Not remembered as fed: the next look (at `until` at the latest) feeds it.
+                listed.remove(&d.id);
+                let at = self.waiting.entry(key.clone()).or_insert(until);
+                *at = (*at).min(until);
+                self.count("deployment", "waiting_for_push");
                 continue;
             }
             let applied = self.buckets.apply(&Event::Deployment(d));
@@ -290,6 +315,26 @@ impl Engine {
                 self.seen_incidents.insert(id, incident);
             }
         }
+    }
+
+    /// Components whose deployments waited for their push and are due at `now` (forgotten
+    /// here: feeding them again decides anew).
+    pub fn due(&mut self, now: Timestamp) -> Vec<EntityRef> {
+        let due: Vec<EntityRef> = self
+            .waiting
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &due {
+            self.waiting.remove(k);
+        }
+        due
+    }
+
+    /// When the next component waiting for a push is due.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.waiting.values().min().copied()
     }
 
     fn withdraw(&mut self, id: &str) {

@@ -298,6 +298,8 @@ struct Loop {
     recompute: BTreeMap<EntityRef, String>,
     /// Writes that failed, retried with the current status.
     retry: BTreeSet<EntityRef>,
+    /// When deployments waiting for their push are due.
+    next_due: Option<tokio::time::Instant>,
 }
 
 /// Runs the DORA controller until `shutdown` (leader only).
@@ -374,6 +376,7 @@ pub async fn run(
         rewrite: BTreeSet::new(),
         recompute: BTreeMap::new(),
         retry: BTreeSet::new(),
+        next_due: None,
     };
     info!("DORA controller started");
     let mut deadline: Option<tokio::time::Instant> = None;
@@ -389,8 +392,10 @@ pub async fn run(
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
                 state.handle(msg);
-                if deadline.is_none() && state.pending() {
-                    deadline = Some(tokio::time::Instant::now() + settings.debounce);
+                if state.pending() {
+                    // The earlier of a pending look-again and the end of this batch.
+                    let end = tokio::time::Instant::now() + settings.debounce;
+                    deadline = Some(deadline.map_or(end, |d| d.min(end)));
                 }
             }
             () = tick => {
@@ -400,6 +405,9 @@ pub async fn run(
                     deadline = Some(tokio::time::Instant::now() + RETRY_AFTER);
                 } else if state.pending() {
                     deadline = Some(tokio::time::Instant::now() + settings.debounce);
+                }
+                if let Some(due) = state.next_due {
+                    deadline = Some(deadline.map_or(due, |d| d.min(due)));
                 }
             }
         }
@@ -611,7 +619,10 @@ impl Loop {
                 self.component_seen(&key);
             }
         }
+        // Whole seconds, as status timestamps are stored: what is written then reads back equal
+        // to what the engine remembers, so the watch event of a write is not taken for a change.
         let now = Timestamp::now();
+        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
         let Some(engine) = self.engine.as_mut() else {
             return;
         };
@@ -629,9 +640,15 @@ impl Loop {
             info!(component = %key, request, outcome, message = %record.message, "DORA recompute");
             notes.push((key, record));
         }
+        self.dirty_components.extend(engine.due(now));
         for key in std::mem::take(&mut self.dirty_components) {
-            engine.feed_component(&self.world, &key);
+            engine.feed_component(&self.world, &key, now);
         }
+        // Deployments waiting for their push: look again when the first one is due.
+        self.next_due = engine.next_due().map(|at| {
+            let wait = at.duration_since(now).unsigned_abs();
+            tokio::time::Instant::now() + wait.min(Duration::from_secs(600))
+        });
         for key in std::mem::take(&mut self.dirty_incidents) {
             engine.feed_incident(&self.world, &key);
         }

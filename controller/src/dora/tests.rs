@@ -158,7 +158,7 @@ fn world() -> World {
 fn feed_all(engine: &mut Engine, w: &World) {
     let keys: Vec<EntityRef> = w.components.keys().cloned().collect();
     for k in keys {
-        engine.feed_component(w, &k);
+        engine.feed_component(w, &k, now());
     }
     let keys: Vec<EntityRef> = w.incidents.keys().cloned().collect();
     for k in keys {
@@ -268,7 +268,7 @@ fn a_restart_restores_from_status_and_writes_only_what_is_new() {
         .unwrap(),
     );
     w.components.insert(key("checkout"), c);
-    restarted.feed_component(&w, &key("checkout"));
+    restarted.feed_component(&w, &key("checkout"), now());
     let writes = restarted.collect(&w, now());
     assert_eq!(writes.len(), 1);
     assert_eq!(status_of(&writes, "checkout").deployments.len(), 3);
@@ -531,7 +531,7 @@ fn a_recompute_that_would_lose_a_counted_deployment_no_longer_listed_is_refused(
     // d1 (2024-03-10) leaves checkout's bounded list; the buckets still count it.
     let c = w.components.get_mut(&key("checkout")).unwrap();
     c.deployments.retain(|d| d.id != "d1");
-    engine.feed_component(&w, &key("checkout"));
+    engine.feed_component(&w, &key("checkout"), now());
     assert!(engine.collect(&w, now()).is_empty(), "nothing is uncounted");
     let r = engine.recompute(&w, &key("checkout"), "2024-03-05", now());
     assert_eq!(r.outcome, DoraRecomputeOutcome::Rejected);
@@ -555,4 +555,85 @@ fn a_recompute_that_would_lose_a_counted_deployment_no_longer_listed_is_refused(
         "d1's day, before the recompute date, is kept"
     );
     assert_eq!(checkout.frozen_before.as_deref(), Some("2024-03-11"));
+}
+
+#[test]
+fn a_deployment_waits_for_its_push_within_the_grace_then_counts_with_its_lead_time() {
+    let mut w = world();
+    // d9 of commit c900000, pushed after the deployment is reported.
+    let c = w.components.get_mut(&key("checkout")).unwrap();
+    c.deployments.insert(
+        0,
+        serde_json::from_value(record(
+            "d9",
+            "production",
+            "success",
+            "2024-03-31T11:55:00Z",
+            "c900000",
+            "ann-gh",
+        ))
+        .unwrap(),
+    );
+    let (mut engine, _) = Engine::build(&w, None);
+    feed_all(&mut engine, &w);
+    let writes = engine.collect(&w, now());
+    let ids: Vec<&str> = status_of(&writes, "checkout")
+        .deployments
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(ids, ["d2", "d1"], "d9 waits: its commit is in no push yet");
+    assert!(engine.due(now()).is_empty());
+    assert_eq!(
+        engine.next_due(),
+        Some("2024-03-31T12:05:00Z".parse().unwrap())
+    );
+    // The push arrives: d9 counts, with the lead time of c900000 (11:00 → 55 min).
+    w.upsert_repository(&repository(
+        "checkout-repo",
+        json!([{"sha": "c900000", "branch": "main", "commits": [
+            {"sha": "c900000", "timestamp": "2024-03-31T11:00:00Z"}]}]),
+    ));
+    engine.feed_component(&w, &key("checkout"), now());
+    let writes = engine.collect(&w, now());
+    let checkout = status_of(&writes, "checkout");
+    assert_eq!(checkout.deployments[0].id, "d9");
+    let day = checkout
+        .days
+        .iter()
+        .find(|d| d.date == "2024-03-31")
+        .unwrap();
+    assert_eq!(day.lead_times, [3_300]);
+
+    // Without the push, past the grace it counts anyway, without a lead time.
+    let mut w = world();
+    let c = w.components.get_mut(&key("checkout")).unwrap();
+    c.deployments.insert(
+        0,
+        serde_json::from_value(record(
+            "d9",
+            "production",
+            "success",
+            "2024-03-31T11:55:00Z",
+            "c900000",
+            "ann-gh",
+        ))
+        .unwrap(),
+    );
+    let (mut engine, _) = Engine::build(&w, None);
+    feed_all(&mut engine, &w);
+    engine.collect(&w, now());
+    let later: Timestamp = "2024-03-31T12:05:00Z".parse().unwrap();
+    assert_eq!(engine.due(later), [key("checkout")]);
+    assert_eq!(engine.next_due(), None);
+    engine.feed_component(&w, &key("checkout"), later);
+    let writes = engine.collect(&w, later);
+    let checkout = status_of(&writes, "checkout");
+    assert_eq!(checkout.deployments[0].id, "d9");
+    let day = checkout
+        .days
+        .iter()
+        .find(|d| d.date == "2024-03-31")
+        .unwrap();
+    assert!(day.lead_times.is_empty());
 }

@@ -406,6 +406,38 @@ impl World {
         self.pipeline_deployments(key, &service, team, pushes, config)
     }
 
+    /// Ids of the service's own deployment records whose commit is in no push of its linked
+    /// Repository (yet): counted now they would get no lead time, and a deployment is counted
+    /// once. Empty when no Repository is linked or it is not in the catalog.
+    pub fn unpushed(&self, key: &EntityRef) -> BTreeSet<String> {
+        let Some(c) = self.components.get(key) else {
+            return BTreeSet::new();
+        };
+        let Some(pushes) = c.repository.as_ref().and_then(|r| self.repositories.get(r)) else {
+            return BTreeSet::new();
+        };
+        let mut records: Vec<&DeploymentRecord> = c.deployments.iter().collect();
+        for env in self.environments_of.get(key).into_iter().flatten() {
+            if let Some(e) = self.environments.get(env) {
+                records.extend(
+                    e.deployments
+                        .iter()
+                        .filter(|(k, _)| k == key)
+                        .map(|(_, r)| r),
+                );
+            }
+        }
+        records
+            .into_iter()
+            .filter(|r| {
+                r.sha
+                    .as_deref()
+                    .is_some_and(|sha| commit_times(pushes, sha, None).is_empty())
+            })
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
     fn pipeline_deployments(
         &self,
         key: &EntityRef,

@@ -1114,11 +1114,12 @@ fn with_insights(mut object: Value, n: usize) -> Value {
         .iter()
         .enumerate()
         .map(|(d, date)| {
+            let failed = (n + d).is_multiple_of(7);
             json!({"date": date, "team": team, "person": format!("dev-{}", (n + d) % PEOPLE),
-                "deployments": 1 + (n + d) % 3, "failedDeployments": u32::from((n + d) % 7 == 0),
-                "incidents": u32::from((n + d) % 7 == 0),
+                "deployments": 1 + (n + d) % 3, "failedDeployments": u32::from(failed),
+                "incidents": u32::from(failed),
                 "leadTimes": [3_600 * (1 + (n + d) % 30), 7_200 * (1 + (n + d) % 11)],
-                "recoveries": if (n + d) % 7 == 0 { json!([1_800 * (1 + d % 5)]) } else { json!([]) }})
+                "recoveries": if failed { json!([1_800 * (1 + d % 5)]) } else { json!([]) }})
         })
         .collect();
     object["status"]["dora"] = json!({"days": days});
