@@ -919,8 +919,49 @@ fn import_deployment(d: DoraDeployment) -> Ledgered {
 }
 
 fn parse_date(s: &str) -> Result<Date, RestoreError> {
+    // Stored dates are `YYYY-MM-DD` (the schema's pattern), and readers parse every day of
+    // every status they merge: read that shape directly (`Date::new` still rejects
+    // 2024-02-31), and leave anything else to the full parser and its message.
+    let b = s.as_bytes();
+    let digit = |i: usize| b[i].is_ascii_digit().then(|| b[i] - b'0');
+    let two = |i: usize| Some(i8::try_from(digit(i)? * 10 + digit(i + 1)?).ok()?);
+    let four = |i: usize| Some(i16::from(two(i)?) * 100 + i16::from(two(i + 2)?));
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (four(0), two(5), two(8))
+    {
+        return Date::new(y, m, d).map_err(|e| RestoreError::Date {
+            date: s.to_string(),
+            reason: e.to_string(),
+        });
+    }
     s.parse::<Date>().map_err(|e| RestoreError::Date {
         date: s.to_string(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_dates_parse_like_the_full_parser() {
+        for ok in ["2024-03-01", "2024-02-29", "0001-01-01", "9999-12-31"] {
+            assert_eq!(parse_date(ok).unwrap(), ok.parse::<Date>().unwrap(), "{ok}");
+        }
+        for bad in [
+            "2024-02-30",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-01",
+            "",
+            "2024-03-0x",
+        ] {
+            let e = parse_date(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
 }

@@ -379,6 +379,18 @@ impl Entity {
             + self.spec_text.len()
             + self.description.as_ref().map_or(0, String::len)
             + self.relations.len() * 48
+            + self.scorecards.len() * 64
+            + match &self.facts {
+                // Parsed DORA days: the struct and its sample lists (the raw JSON is counted
+                // above).
+                KindFacts::Component(c) => c.dora.as_ref().map_or(0, |d| {
+                    d.days
+                        .iter()
+                        .map(|day| 160 + 4 * (day.lead_times.len() + day.recoveries.len()))
+                        .sum()
+                }),
+                _ => 0,
+            }
             + 256
     }
 }
