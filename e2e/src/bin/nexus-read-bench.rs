@@ -504,6 +504,16 @@ fn describe(answer: &Value) -> Value {
         json!({"members": len(&answer["members"]), "owned": n, "openIncidents": len(&answer["openIncidents"])})
     } else if let Some(rels) = answer.get("relations").and_then(Value::as_object) {
         json!({"relations": rels.values().map(len).sum::<usize>()})
+    } else if answer.get("scorecards").is_some() {
+        json!({"teams": len(&answer["teams"]), "scorecards": len(&answer["scorecards"])})
+    } else if answer.get("bins").is_some() {
+        json!({"entities": answer["entities"], "averageScore": answer["averageScore"]})
+    } else if answer.get("teams").is_some() {
+        json!({"teams": len(&answer["teams"])})
+    } else if let Some(m) = answer.get("metrics") {
+        json!({"services": answer["services"], "deployments": m["deployments"]})
+    } else if answer.get("points").is_some() {
+        json!({"services": answer["services"], "points": len(&answer["points"])})
     } else {
         Value::Null
     }
