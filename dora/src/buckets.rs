@@ -924,7 +924,7 @@ fn parse_date(s: &str) -> Result<Date, RestoreError> {
     // 2024-02-31), and leave anything else to the full parser and its message.
     let b = s.as_bytes();
     let digit = |i: usize| b[i].is_ascii_digit().then(|| b[i] - b'0');
-    let two = |i: usize| Some(i8::try_from(digit(i)? * 10 + digit(i + 1)?).ok()?);
+    let two = |i: usize| i8::try_from(digit(i)? * 10 + digit(i + 1)?).ok();
     let four = |i: usize| Some(i16::from(two(i)?) * 100 + i16::from(two(i + 2)?));
     if b.len() == 10
         && b[4] == b'-'

@@ -125,7 +125,7 @@ impl DoraMetrics {
         let writes = IntCounterVec::new(
             Opts::new(
                 "nexus_dora_status_writes_total",
-                "status.dora patches, by result",
+                "status.dora patches, by result (ok, error: retried, rejected: refused by the apiserver)",
             ),
             &["result"],
         )
@@ -696,6 +696,22 @@ impl Loop {
                     source: kube::Error::Api(e),
                     ..
                 }) if e.code == 404 => {}
+                // The apiserver refuses this status (schema, size): writing it again would be
+                // refused again. The next change of the service writes anew.
+                Err(Error::Patch {
+                    source: kube::Error::Api(e),
+                    ..
+                }) if e.code == 400 || e.code == 422 => {
+                    self.metrics.writes.with_label_values(&["rejected"]).inc();
+                    warn!(component = %key, reason = %e.message, "the apiserver rejected status.dora; not retried");
+                    self.publish(
+                        &key,
+                        EventType::Warning,
+                        "DoraStatusRejected",
+                        format!("status.dora was rejected by the apiserver: {}", e.message),
+                    )
+                    .await;
+                }
                 Err(e) => {
                     self.metrics.writes.with_label_values(&["error"]).inc();
                     warn!(error = %e, kind = e.metric_label(), "DORA status write failed; retrying");
