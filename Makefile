@@ -93,7 +93,8 @@ test-e2e: tools ## End-to-end tests against a fresh local control plane
 	$(CARGO) test -p nexus-e2e --test actions -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test apiserver -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test scorecards -- --test-threads=1; \
-	$(CARGO) test -p nexus-e2e --test runbooks -- --test-threads=1
+	$(CARGO) test -p nexus-e2e --test runbooks -- --test-threads=1; \
+	$(CARGO) test -p nexus-e2e --test insights -- --test-threads=1
 
 .PHONY: test-corpus
 test-corpus: ## Parsers and the nexus binary over every file of ../shared/corpus; pollers against local HTTP servers (integration tests, no cluster)

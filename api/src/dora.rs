@@ -71,6 +71,35 @@ pub struct DoraStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub incidents: Vec<DoraIncident>,
+    /// The last recompute request (annotation [`RECOMPUTE_ANNOTATION`]) the controller handled
+    /// on this service, so that a request is carried out once, also across restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recompute: Option<DoraRecompute>,
+}
+
+/// Annotation on a Component asking the DORA controller to recompute every service's buckets
+/// from a date (`YYYY-MM-DD`, UTC) on, from the events still available (`docs/dora.md`).
+pub const RECOMPUTE_ANNOTATION: &str = "dora.nexus.dev/recompute";
+
+/// What became of a recompute request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DoraRecompute {
+    /// The annotation's value as handled.
+    #[schemars(length(max = 64))]
+    pub requested: String,
+    /// `Recomputed` or `Rejected`.
+    pub outcome: DoraRecomputeOutcome,
+    /// What was done, or why not.
+    #[schemars(length(max = 1024))]
+    pub message: String,
+    pub at: Time,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum DoraRecomputeOutcome {
+    Recomputed,
+    Rejected,
 }
 
 /// One day (UTC) of one cell: the deployments a team and person made and the incidents credited

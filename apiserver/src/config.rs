@@ -74,6 +74,10 @@ pub struct ServeConfig {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "NEXUS_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
+    /// Days of ScorecardSnapshots kept in memory for score trends (older days are not kept;
+    /// `/insights/trends` reaches back at most this far).
+    #[arg(long, env = "NEXUS_INSIGHTS_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(i32).range(1..=3660))]
+    pub insights_retention_days: i32,
     /// Longest a change waits before it becomes searchable (index commit interval).
     #[arg(long, env = "NEXUS_INDEX_COMMIT_INTERVAL", value_parser = parse_duration, default_value = "100ms")]
     pub index_commit_interval: Duration,

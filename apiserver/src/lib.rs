@@ -1,10 +1,11 @@
 //! nexus-apiserver: an in-memory read cache of the Nexus catalog, fed by watches, served as the
 //! aggregated Kubernetes API `portal.nexus.dev/v1alpha1` and as the portal's HTTPS API `/api/v1`.
 //!
-//! Layout: `cache/` (watch → store, search index, sync state), `query/` (search, entity, graph,
-//! team, dashboard: one handler set for both faces), `authn/` (front-proxy certificates, Entra
-//! JWTs, dev tokens), `authz/` (SubjectAccessReview → per-user visibility), `http/` (the two
-//! faces, live stream, OpenAPI), `tls/` (rustls, certificate reload).
+//! Layout: `cache/` (watch → store, search index, sync state, scorecard snapshots), `query/`
+//! (search, entity, graph, team, dashboard, insights: one handler set for both faces), `authn/`
+//! (front-proxy certificates, Entra JWTs, dev tokens), `authz/` (SubjectAccessReview →
+//! per-user visibility), `http/` (the two faces, live stream, OpenAPI), `tls/` (rustls,
+//! certificate reload).
 
 pub mod authn;
 pub mod authz;
@@ -44,12 +45,21 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         .name("search-index".into())
         .spawn(move || indexer.run())
         .context("starting the search index thread")?;
-    let watches = watch::spawn_all(
+    let mut watches = watch::spawn_all(
         client.clone(),
         cache.clone(),
         cfg.watch_namespace.clone(),
         cancel.clone(),
     );
+    cache
+        .write_scorecards()
+        .set_retention_days(cfg.insights_retention_days);
+    watches.extend(cache::scorecards::spawn(
+        client.clone(),
+        cache.clone(),
+        cfg.watch_namespace.clone(),
+        cancel.clone(),
+    ));
 
     let certs = CertReloader::load(cfg.tls_cert_file.clone(), cfg.tls_key_file.clone())?;
     certs.spawn_watch(cfg.cert_reload_interval, cancel.clone());

@@ -190,13 +190,14 @@ for t in "replicas: 2" "runAsNonRoot: true" "readOnlyRootFilesystem: true" "allo
     'drop: ["ALL"]' "type: RuntimeDefault" "path: /healthz" "path: /readyz" "fieldPath: metadata.name" \
     "fieldPath: metadata.namespace" "topologyKey: kubernetes.io/hostname" "minAvailable: 1" \
     "image: \"ghcr.io/contoso/nexus-controller:0.1.0\"" "--metrics-addr=0.0.0.0:8080" \
-    "--lease-name=nexus-controller" "--lease-namespace=$NS" "--log-format=json" \
+    "--lease-name=nexus-controller" "--lease-namespace=$NS" "--log-format=json" "--dora=true" \
     "rbac.authorization.k8s.io/aggregate-to-view: \"true\"" \
     "rbac.authorization.k8s.io/aggregate-to-edit: \"true\"" \
     "app.kubernetes.io/managed-by: Helm" "helm.sh/chart: nexus-0.1.0" "app.kubernetes.io/version: \"0.1.0\""; do
     expect_text defaults "$t"
 done
 expect_no_text defaults "--watch-namespace"
+expect_text ingestion-hooks "--dora=true"
 ok "defaults: controller, least-privilege RBAC, HA and hardening"
 
 # Every catalog CRD is in the controller's rules (with its /status) and in the read role.
@@ -505,9 +506,11 @@ doc "$WORK/defaults.yaml" ClusterRole "$A" >"$WORK/apiserver-role.yaml"
 got="$(grep -E '^ *(- )?(apiGroups|verbs):' "$WORK/apiserver-role.yaml" | sed 's/^ *- */  /; s/^ */  /' | tr -s ' ')"
 want=' apiGroups: ["catalog.nexus.dev"]
  verbs: ["get", "list", "watch"]
+ apiGroups: ["scorecards.nexus.dev"]
+ verbs: ["get", "list", "watch"]
  apiGroups: ["rbac.authorization.k8s.io"]
  verbs: ["get", "list", "watch"]'
-[[ "$got" == "$want" ]] || fail "defaults: the apiserver ClusterRole is not exactly catalog + RBAC read:
+[[ "$got" == "$want" ]] || fail "defaults: the apiserver ClusterRole is not exactly catalog + scorecards + RBAC read:
 $got"
 grep -qF 'resources: ["roles", "clusterroles", "rolebindings", "clusterrolebindings"]' "$WORK/apiserver-role.yaml" ||
     fail "defaults: the apiserver ClusterRole does not read the four RBAC kinds"
@@ -532,9 +535,9 @@ ok "apiserver RBAC: read-only, auth-delegator, authentication reader; Role in wa
 doc "$WORK/defaults.yaml" ClusterRole nexus-catalog-view >"$WORK/catalog-view.yaml"
 grep -qF "rbac.nexus.dev/aggregate-to-developer" "$WORK/catalog-view.yaml" ||
     fail "nexus-catalog-view is not aggregated into nexus-developer"
-grep -A 10 'apiGroups: \["portal.nexus.dev"\]' "$WORK/catalog-view.yaml" >"$WORK/portal-rule.yaml" ||
+grep -A 12 'apiGroups: \["portal.nexus.dev"\]' "$WORK/catalog-view.yaml" >"$WORK/portal-rule.yaml" ||
     fail "nexus-catalog-view has no portal.nexus.dev rule"
-for r in entities searches graphs impacts teamviews dashboards facets; do
+for r in entities searches graphs impacts teamviews dashboards facets insights; do
     grep -qxF "      - $r" "$WORK/portal-rule.yaml" || fail "nexus-catalog-view: portal.nexus.dev $r missing"
 done
 grep -qF 'verbs: ["get", "list", "watch"]' "$WORK/portal-rule.yaml" || fail "nexus-catalog-view: portal.nexus.dev verbs are not get/list/watch"
@@ -767,12 +770,15 @@ expect_access true alice "$GROUP_DEV" list portal.nexus.dev entities "$OTHER"
 expect_access true alice "$GROUP_DEV" list portal.nexus.dev searches ""
 expect_access true alice "$GROUP_DEV" get portal.nexus.dev graphs "$NS" "" some-component
 expect_access true carol "$GROUP_PE" get portal.nexus.dev dashboards ""
+expect_access true carol "$GROUP_PE" get portal.nexus.dev insights "" "" heatmap
 expect_access false alice "$GROUP_DEV" create portal.nexus.dev entities "$NS"
 expect_access false eve "some-other-group" list portal.nexus.dev searches ""
 # the apiserver: read the catalog and RBAC, delegate authn/authz, read the front-proxy settings.
 SA="system:serviceaccount:$NS:nexus-apiserver"
 expect_access true "$SA" "$SAG" watch catalog.nexus.dev components "$OTHER"
 expect_access true "$SA" "$SAG" list catalog.nexus.dev teams ""
+expect_access true "$SA" "$SAG" watch scorecards.nexus.dev scorecardsnapshots "$OTHER"
+expect_access false "$SA" "$SAG" create scorecards.nexus.dev scorecardsnapshots "$OTHER"
 expect_access false "$SA" "$SAG" patch catalog.nexus.dev components "$OTHER" status
 expect_access false "$SA" "$SAG" create catalog.nexus.dev components "$OTHER"
 expect_access true "$SA" "$SAG" list rbac.authorization.k8s.io clusterrolebindings ""

@@ -142,6 +142,11 @@ pub struct Config {
     /// Run the self-service actions controllers (Action, ActionRun, ActionApproval).
     #[arg(long, env = "NEXUS_ACTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub actions: bool,
+    /// Run the DORA controller: keep every Component's status.dora (deployment frequency,
+    /// lead time, change failure rate, recovery time in daily buckets) current from its
+    /// deployments, its repository's pushes, pipeline runs and incidents.
+    #[arg(long, env = "NEXUS_DORA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub dora: bool,
     /// Poll provider REST APIs (GitHub, Azure DevOps, Resource Graph) on each integration's
     /// interval; webhooks are received either way.
     #[arg(long, env = "NEXUS_POLLING", default_value_t = true, action = clap::ArgAction::Set)]

@@ -1,9 +1,10 @@
-//! nexus-controller: the controllers of Nexus — catalog, ingestion, actions and scorecards —
-//! and the promotion gates.
+//! nexus-controller: the controllers of Nexus — catalog, ingestion, actions, scorecards and
+//! DORA — and the promotion gates.
 
 pub mod actions;
 pub mod catalog;
 pub mod config;
+pub mod dora;
 pub mod ingestion;
 pub mod metrics;
 pub mod runtime;
@@ -179,6 +180,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.scorecards(),
             stop_controllers_early.clone(),
         ));
+    }
+    if cfg.dora {
+        let (client, recorder, registry, stop) = (
+            client.clone(),
+            recorder.clone(),
+            metrics.registry().clone(),
+            stop_controllers_early.clone(),
+        );
+        let settings = dora::Settings {
+            namespace: cfg.watch_namespace.clone(),
+            debounce: Duration::from_millis(cfg.debounce_ms),
+        };
+        tokio::spawn(async move { dora::run(client, recorder, &registry, settings, stop).await });
     }
     let ctx = Context::new(
         client,

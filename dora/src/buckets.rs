@@ -189,6 +189,8 @@ pub struct Buckets {
     by_cause: BTreeMap<String, BTreeSet<String>>,
     /// Services whose bounds need enforcing after the current event.
     touched: BTreeSet<String>,
+    /// Services whose status may have changed since [`Buckets::take_changed`] was last called.
+    changed: BTreeSet<String>,
 }
 
 impl Buckets {
@@ -204,6 +206,7 @@ impl Buckets {
             by_service: BTreeMap::new(),
             by_cause: BTreeMap::new(),
             touched: BTreeSet::new(),
+            changed: BTreeSet::new(),
         }
     }
 
@@ -223,6 +226,15 @@ impl Buckets {
     /// Services with state, sorted.
     pub fn services(&self) -> impl Iterator<Item = &str> {
         self.services.keys().map(String::as_str)
+    }
+
+    /// The services whose status may differ from what [`Buckets::status`] gave before the
+    /// events applied since the last call (every service after [`Buckets::restore`] and
+    /// [`Buckets::recompute_from`]), and forgets them. A writer stores only these: an
+    /// incident moving to another deployment changes the services on both sides, and this
+    /// names both, so no status has to be built and compared to find out.
+    pub fn take_changed(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.changed)
     }
 
     /// Applies one event.
@@ -246,6 +258,7 @@ impl Buckets {
         let st = self.services.entry(d.service.clone()).or_default();
         if st.too_late(d.finished) {
             st.ignored_late = st.ignored_late.saturating_add(1);
+            self.changed.insert(d.service);
             return Applied::Ignored(Skip::TooLate);
         }
         if st.deployments.contains_key(&d.id)
@@ -322,8 +335,9 @@ impl Buckets {
                 .is_some_and(|st| st.too_late(entry.inc.created))
         });
         if late {
-            let st = self.services.entry(credited).or_default();
+            let st = self.services.entry(credited.clone()).or_default();
             st.ignored_late = st.ignored_late.saturating_add(1);
+            self.changed.insert(credited);
             return Applied::Ignored(Skip::TooLate);
         }
         self.add_contribution(&entry);
@@ -511,6 +525,7 @@ impl Buckets {
     fn enforce_bounds(&mut self) {
         let limits = self.config.limits;
         while let Some(service) = self.touched.pop_first() {
+            self.changed.insert(service.clone());
             let Some(st) = self.services.get_mut(&service) else {
                 continue;
             };
@@ -558,6 +573,7 @@ impl Buckets {
                             .entry(s.to_string())
                             .or_default()
                             .raise_horizon(e.inc.created);
+                        self.changed.insert(s.to_string());
                     }
                 }
             }
@@ -672,6 +688,8 @@ impl Buckets {
             deployments: deployments.into_iter().map(export_deployment).collect(),
             last_dropped_deployment: st.last_dropped.as_ref().map(export_deployment),
             incidents,
+            // The controller's bookkeeping of recompute requests, not the engine's.
+            recompute: None,
         })
     }
 
@@ -832,11 +850,10 @@ pub fn metrics_from_statuses<'a>(
         }
         for day in &status.days {
             let date = parse_date(&day.date)?;
-            let cell = Cell {
-                team: day.team.clone(),
-                person: day.person.clone(),
-            };
-            if window.contains(end, date) && scope.matches(service, &cell) {
+            // Borrowed, not a `Cell`: readers merge many services' days per request.
+            if window.contains(end, date)
+                && scope.matches_parts(service, day.team.as_deref(), day.person.as_deref())
+            {
                 t.deployments = t.deployments.saturating_add(day.deployments);
                 t.failed_deployments = t.failed_deployments.saturating_add(day.failed_deployments);
                 t.incidents = t.incidents.saturating_add(day.incidents);
@@ -902,8 +919,49 @@ fn import_deployment(d: DoraDeployment) -> Ledgered {
 }
 
 fn parse_date(s: &str) -> Result<Date, RestoreError> {
+    // Stored dates are `YYYY-MM-DD` (the schema's pattern), and readers parse every day of
+    // every status they merge: read that shape directly (`Date::new` still rejects
+    // 2024-02-31), and leave anything else to the full parser and its message.
+    let b = s.as_bytes();
+    let digit = |i: usize| b[i].is_ascii_digit().then(|| b[i] - b'0');
+    let two = |i: usize| i8::try_from(digit(i)? * 10 + digit(i + 1)?).ok();
+    let four = |i: usize| Some(i16::from(two(i)?) * 100 + i16::from(two(i + 2)?));
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (four(0), two(5), two(8))
+    {
+        return Date::new(y, m, d).map_err(|e| RestoreError::Date {
+            date: s.to_string(),
+            reason: e.to_string(),
+        });
+    }
     s.parse::<Date>().map_err(|e| RestoreError::Date {
         date: s.to_string(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_dates_parse_like_the_full_parser() {
+        for ok in ["2024-03-01", "2024-02-29", "0001-01-01", "9999-12-31"] {
+            assert_eq!(parse_date(ok).unwrap(), ok.parse::<Date>().unwrap(), "{ok}");
+        }
+        for bad in [
+            "2024-02-30",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-01",
+            "",
+            "2024-03-0x",
+        ] {
+            let e = parse_date(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
 }

@@ -64,11 +64,20 @@ pub enum Scope {
 
 impl Scope {
     pub(crate) fn matches(&self, service: &str, cell: &Cell) -> bool {
+        self.matches_parts(service, cell.team.as_deref(), cell.person.as_deref())
+    }
+
+    pub(crate) fn matches_parts(
+        &self,
+        service: &str,
+        team: Option<&str>,
+        person: Option<&str>,
+    ) -> bool {
         match self {
             Scope::All => true,
             Scope::Service(s) => s == service,
-            Scope::Team(t) => cell.team.as_deref() == Some(t.as_str()),
-            Scope::Person(p) => cell.person.as_deref() == Some(p.as_str()),
+            Scope::Team(t) => team == Some(t.as_str()),
+            Scope::Person(p) => person == Some(p.as_str()),
         }
     }
 

@@ -144,6 +144,41 @@ proptest! {
         // And the state itself round-trips.
         let again = Buckets::restore(Config::default(), b.statuses(None)).unwrap();
         prop_assert_eq!(again.statuses(None), b.statuses(None));
+        // A reader of the stored statuses gets the same figures as the state.
+        let stored = b.statuses(None);
+        for end in [date(2024, 3, 5), date(2024, 3, 12)] {
+            for w in Window::ALL {
+                for scope in scopes() {
+                    let read = nexus_dora::metrics_from_statuses(
+                        stored.iter().map(|(s, st)| (s.as_str(), st)),
+                        &scope,
+                        end,
+                        w,
+                    )
+                    .unwrap();
+                    prop_assert_eq!(read, b.metrics(&scope, end, w), "{} {:?} {:?}", end, w, scope);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn take_changed_names_every_service_whose_status_changed(events in sequence()) {
+        // Small ledgers, so evictions (which move horizons of other services) happen too.
+        let limits = nexus_dora::Limits { deployments: 2, incidents: 2, dates: 3, ..Default::default() };
+        let mut b = Buckets::new(Config::default().with_limits(limits));
+        let mut before = b.statuses(None);
+        for e in &events {
+            b.apply(e);
+            let changed = b.take_changed();
+            let after = b.statuses(None);
+            for (service, status) in &after {
+                if !changed.contains(service) {
+                    prop_assert_eq!(Some(status), before.get(service), "{} changed unannounced by {:?}", service, e);
+                }
+            }
+            before = after;
+        }
     }
 
     #[test]

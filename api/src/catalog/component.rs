@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::about::{About, Lifecycle};
 use crate::{
+    dora::DoraStatus,
     entity::{CatalogEntity, DeclaredRef, OWNER_KINDS, OwnerInputs, RefCollector},
     facts::DeploymentRecord,
     reference::{EntityKind::*, MAX_REF_LEN, ref_list_rule, ref_rule},
@@ -98,6 +99,11 @@ pub struct ComponentStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50))]
     pub deployments: Vec<DeploymentRecord>,
+    /// DORA four keys in bounded daily buckets (the DORA controller, field manager
+    /// `nexus-dora`; `docs/dora.md`). Team and personal metrics are merges of these buckets,
+    /// computed by the reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dora: Option<DoraStatus>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]

@@ -6,7 +6,9 @@
 //! degrades to "absent" instead of dropping the entity. Only a missing name, namespace or kind
 //! makes an object unusable ([`ParseError`]).
 
-use nexus_api::{EntityKind, EntityRef, RelationType};
+use std::sync::Arc;
+
+use nexus_api::{EntityKind, EntityRef, RelationType, dora::DoraStatus};
 use serde_json::{Map, Value, value::RawValue};
 
 /// Longest kind-specific text indexed per entity; spec fields beyond it are not searchable.
@@ -36,6 +38,9 @@ pub struct Entity {
     /// Every other string in the spec (URLs, resource ids, emails, …), for search.
     pub spec_text: String,
     pub facts: KindFacts,
+    /// `status.scorecards`: one result per scorecard that measures the entity (written by the
+    /// scorecard controller); malformed entries are left out.
+    pub scorecards: Vec<ScoreFact>,
     /// The object as the apiserver sent it, without `metadata.managedFields`.
     pub raw: Box<RawValue>,
 }
@@ -116,10 +121,92 @@ impl IncidentFacts {
 }
 
 /// Recent deployments ingestion records in `status.deployments` (GitHub deployment_status, ADO
-/// releases); empty until an integration writes them.
+/// releases); empty until an integration writes them. And the daily DORA buckets the DORA
+/// controller keeps in `status.dora`.
 #[derive(Debug, Default)]
 pub struct ComponentFacts {
     pub deployments: Vec<Value>,
+    /// `status.dora` with its daily buckets only (the ledgers are the controller's
+    /// bookkeeping; the read path merges days). `None` when absent or not readable.
+    pub dora: Option<Arc<DoraStatus>>,
+    /// Teams and people credited in those buckets (for the team and personal indexes).
+    pub dora_teams: Vec<String>,
+    pub dora_people: Vec<String>,
+}
+
+/// One entity's result against one scorecard (`status.scorecards[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreFact {
+    /// The scorecard, `namespace/name`.
+    pub scorecard: Arc<str>,
+    /// 0–100.
+    pub score: u8,
+    pub level: Option<Arc<str>>,
+    pub passed: bool,
+}
+
+/// `status.scorecards` entries that have the fields the views need with sane values.
+fn score_facts(status: Option<&Map<String, Value>>) -> Vec<ScoreFact> {
+    let Some(list) = status
+        .and_then(|s| s.get("scorecards"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<ScoreFact> = list
+        .iter()
+        .filter_map(|r| {
+            let scorecard = r.get("scorecard")?.as_str().filter(|s| !s.is_empty())?;
+            let score = r.get("score")?.as_i64().filter(|s| (0..=100).contains(s))?;
+            Some(ScoreFact {
+                scorecard: Arc::from(scorecard),
+                score: u8::try_from(score).ok()?,
+                level: r
+                    .get("level")
+                    .and_then(Value::as_str)
+                    .filter(|l| !l.is_empty())
+                    .map(Arc::from),
+                passed: r.get("passed").and_then(Value::as_bool).unwrap_or(false),
+            })
+        })
+        .collect();
+    // One result per scorecard: a repeated one (hand-edited status) counts once.
+    out.sort_by(|a, b| a.scorecard.cmp(&b.scorecard));
+    out.dedup_by(|a, b| a.scorecard == b.scorecard);
+    out
+}
+
+/// `status.dora` reduced to its days, with the teams and people its cells name.
+fn dora_facts(
+    status: Option<&Map<String, Value>>,
+) -> (Option<Arc<DoraStatus>>, Vec<String>, Vec<String>) {
+    let Some(raw) = status.and_then(|s| s.get("dora")) else {
+        return (None, Vec::new(), Vec::new());
+    };
+    let Ok(full) = serde_json::from_value::<DoraStatus>(raw.clone()) else {
+        return (None, Vec::new(), Vec::new());
+    };
+    // A day that does not parse would make every answer over this service fail: leave the
+    // service out instead (the controller reports such statuses).
+    if full
+        .days
+        .iter()
+        .any(|d| d.date.parse::<jiff::civil::Date>().is_err())
+    {
+        return (None, Vec::new(), Vec::new());
+    }
+    let mut teams: Vec<String> = full.days.iter().filter_map(|d| d.team.clone()).collect();
+    teams.sort();
+    teams.dedup();
+    let mut people: Vec<String> = full.days.iter().filter_map(|d| d.person.clone()).collect();
+    people.sort();
+    people.dedup();
+    let days = DoraStatus {
+        updated_at: full.updated_at,
+        days: full.days,
+        ..DoraStatus::default()
+    };
+    (Some(Arc::new(days)), teams, people)
 }
 
 /// Open pull requests ingestion records in `status.pullRequests`.
@@ -286,9 +373,15 @@ impl Entity {
                     source_ref: source.and_then(|s| str_of(s, "ref")),
                 })
             }
-            EntityKind::Component => KindFacts::Component(ComponentFacts {
-                deployments: list_of(status, "deployments"),
-            }),
+            EntityKind::Component => {
+                let (dora, dora_teams, dora_people) = dora_facts(status);
+                KindFacts::Component(ComponentFacts {
+                    deployments: list_of(status, "deployments"),
+                    dora,
+                    dora_teams,
+                    dora_people,
+                })
+            }
             EntityKind::Repository => KindFacts::Repository(RepositoryFacts {
                 pull_requests: list_of(status, "pullRequests"),
             }),
@@ -320,6 +413,7 @@ impl Entity {
             annotations_text,
             spec_text,
             facts,
+            scorecards: score_facts(status),
             raw: serde_json::value::to_raw_value(&object)
                 .map_err(|_| ParseError::Missing("serialisable body"))?,
         };
@@ -351,6 +445,18 @@ impl Entity {
             + self.spec_text.len()
             + self.description.as_ref().map_or(0, String::len)
             + self.relations.len() * 48
+            + self.scorecards.len() * 64
+            + match &self.facts {
+                // Parsed DORA days: the struct and its sample lists (the raw JSON is counted
+                // above).
+                KindFacts::Component(c) => c.dora.as_ref().map_or(0, |d| {
+                    d.days
+                        .iter()
+                        .map(|day| 160 + 4 * (day.lead_times.len() + day.recoveries.len()))
+                        .sum()
+                }),
+                _ => 0,
+            }
             + 256
     }
 }
@@ -461,6 +567,43 @@ mod tests {
         assert!(e.spec_text.contains("checkout-repo"));
         assert!(e.annotations_text.contains("#payments"));
         assert!(!e.raw.get().contains("managedFields"));
+    }
+
+    #[test]
+    fn scorecard_results_and_dora_days_are_read_tolerantly() {
+        let mut c = component();
+        c["status"]["scorecards"] = json!([
+            {"scorecard": "org/prod-ready", "score": 80, "level": "Silver", "passed": true},
+            {"scorecard": "org/security", "score": 130, "passed": false},
+            {"scorecard": "org/cost", "score": "high"},
+            {"scorecard": "org/prod-ready", "score": 10, "passed": false},
+        ]);
+        c["status"]["dora"] = json!({"days": [
+            {"date": "2024-03-01", "team": "team:team-payments/payments", "person": "user:org/ann", "deployments": 2},
+            {"date": "2024-03-02", "team": "team:team-payments/payments", "deployments": 1}],
+            "deployments": [{"id": "d1", "finishedAt": "2024-03-01T10:00:00Z"}]});
+        let e = Entity::from_object(EntityKind::Component, c.clone()).unwrap();
+        assert_eq!(
+            e.scorecards.len(),
+            1,
+            "out-of-range and malformed results are left out"
+        );
+        assert_eq!(e.scorecards[0].score, 80);
+        assert_eq!(e.scorecards[0].level.as_deref(), Some("Silver"));
+        let KindFacts::Component(f) = &e.facts else {
+            panic!("component facts")
+        };
+        let dora = f.dora.as_ref().unwrap();
+        assert_eq!(dora.days.len(), 2);
+        assert!(dora.deployments.is_empty(), "the ledgers are not kept");
+        assert_eq!(f.dora_teams, ["team:team-payments/payments"]);
+        assert_eq!(f.dora_people, ["user:org/ann"]);
+        c["status"]["dora"]["days"][0]["date"] = json!("2024-02-31");
+        let e = Entity::from_object(EntityKind::Component, c).unwrap();
+        let KindFacts::Component(f) = &e.facts else {
+            panic!("component facts")
+        };
+        assert!(f.dora.is_none() && f.dora_teams.is_empty());
     }
 
     #[test]

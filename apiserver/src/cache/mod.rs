@@ -4,13 +4,14 @@
 
 pub mod entity;
 pub mod index;
+pub mod scorecards;
 pub mod store;
 pub mod sync;
 pub mod tally;
 pub mod watch;
 
 use std::{
-    sync::{Arc, RwLock, RwLockReadGuard},
+    sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard},
     time::Duration,
 };
 
@@ -21,6 +22,7 @@ use tokio::sync::broadcast;
 use self::{
     entity::Entity,
     index::{IndexError, IndexOp, Indexer, SearchIndex},
+    scorecards::ScorecardStore,
     store::{Change, Store},
     sync::SyncState,
 };
@@ -31,6 +33,9 @@ const CHANGE_BUFFER: usize = 16 * 1024;
 
 pub struct Cache {
     store: RwLock<Store>,
+    /// Scorecards and their daily snapshots (leadership views). Lock order: [`Cache::read`]
+    /// first, then this.
+    scorecards: RwLock<ScorecardStore>,
     pub index: SearchIndex,
     changes: broadcast::Sender<Arc<Change>>,
     pub sync: SyncState,
@@ -47,6 +52,7 @@ impl Cache {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         let cache = Cache {
             store: RwLock::new(Store::default()),
+            scorecards: RwLock::new(ScorecardStore::default()),
             index,
             changes,
             sync: SyncState::new(),
@@ -59,6 +65,20 @@ impl Cache {
     pub fn read(&self) -> RwLockReadGuard<'_, Store> {
         self.store
             .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Scorecards and snapshots, for one query. Take it after [`Cache::read`] when both are
+    /// needed; never hold it across an `.await`.
+    pub fn read_scorecards(&self) -> RwLockReadGuard<'_, ScorecardStore> {
+        self.scorecards
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn write_scorecards(&self) -> RwLockWriteGuard<'_, ScorecardStore> {
+        self.scorecards
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 

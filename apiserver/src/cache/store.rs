@@ -65,6 +65,13 @@ pub struct Store {
     with_pull_requests: BTreeSet<Slot>,
     /// Every Runbook (contextual surfacing matches each one against an entity).
     runbooks: BTreeSet<Slot>,
+    /// Components with DORA buckets, and by the teams and people their buckets credit
+    /// (a team's or a person's DORA reads only these).
+    with_dora: BTreeSet<Slot>,
+    dora_by_team: HashMap<String, BTreeSet<Slot>>,
+    dora_by_person: HashMap<String, BTreeSet<Slot>>,
+    /// Entities with scorecard results (the leadership views scan only these).
+    with_scorecards: BTreeSet<Slot>,
     bytes: usize,
     version: u64,
     /// Bumped when a (kind, namespace) pair appears or disappears: visibility depends on it.
@@ -165,7 +172,22 @@ impl Store {
             KindFacts::Runbook(_) => {
                 self.runbooks.insert(slot);
             }
+            KindFacts::Component(c) if c.dora.is_some() => {
+                self.with_dora.insert(slot);
+                for t in &c.dora_teams {
+                    self.dora_by_team.entry(t.clone()).or_default().insert(slot);
+                }
+                for p in &c.dora_people {
+                    self.dora_by_person
+                        .entry(p.clone())
+                        .or_default()
+                        .insert(slot);
+                }
+            }
             _ => {}
+        }
+        if !e.scorecards.is_empty() {
+            self.with_scorecards.insert(slot);
         }
     }
 
@@ -192,6 +214,24 @@ impl Store {
         }
         self.with_pull_requests.remove(&slot);
         self.runbooks.remove(&slot);
+        self.with_scorecards.remove(&slot);
+        if let KindFacts::Component(c) = &e.facts
+            && self.with_dora.remove(&slot)
+        {
+            for (index, keys) in [
+                (&mut self.dora_by_team, &c.dora_teams),
+                (&mut self.dora_by_person, &c.dora_people),
+            ] {
+                for k in keys {
+                    if let Some(set) = index.get_mut(k) {
+                        set.remove(&slot);
+                        if set.is_empty() {
+                            index.remove(k);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     pub fn get(&self, id: &EntityRef) -> Option<&Arc<Entity>> {
@@ -250,6 +290,36 @@ impl Store {
     /// Every Runbook.
     pub fn runbooks(&self) -> impl Iterator<Item = &Arc<Entity>> {
         self.runbooks.iter().filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Components with DORA buckets.
+    pub fn with_dora(&self) -> impl Iterator<Item = &Arc<Entity>> {
+        self.with_dora.iter().filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Components whose DORA buckets credit this team (`team:<ns>/<name>`).
+    pub fn dora_of_team<'a>(&'a self, team: &str) -> impl Iterator<Item = &'a Arc<Entity>> {
+        self.dora_by_team
+            .get(team)
+            .into_iter()
+            .flatten()
+            .filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Components whose DORA buckets credit this person (a User reference or a login).
+    pub fn dora_of_person<'a>(&'a self, person: &str) -> impl Iterator<Item = &'a Arc<Entity>> {
+        self.dora_by_person
+            .get(person)
+            .into_iter()
+            .flatten()
+            .filter_map(|slot| self.slot(*slot))
+    }
+
+    /// Entities with scorecard results.
+    pub fn with_scorecards(&self) -> impl Iterator<Item = &Arc<Entity>> {
+        self.with_scorecards
+            .iter()
+            .filter_map(|slot| self.slot(*slot))
     }
 
     /// Namespaces holding entities of `kind`.

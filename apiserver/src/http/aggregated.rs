@@ -3,7 +3,8 @@
 //! `X-Remote-*` headers it sets, and authorised with SubjectAccessReviews like the portal face.
 //!
 //! Resources: `entities` (namespaced; get, list — Table output for kubectl), `searches` and
-//! `facets` (list), `graphs`, `impacts`, `teamviews` (namespaced; get), `dashboards` (get `me`).
+//! `facets` (list), `graphs`, `impacts`, `teamviews` (namespaced; get), `dashboards` (get `me`),
+//! `insights` (get `heatmap`, `rankings`, `distribution`, `trends`, `dora`, `dora-trend`).
 //! Entity names are `<kind>.<name>`, e.g. `component.checkout`.
 
 use axum::{
@@ -47,6 +48,7 @@ pub const RESOURCES: &[(&str, &str, bool, &str, &[&str])] = &[
     ("impacts", "impact", true, "Impact", &["get"]),
     ("teamviews", "teamview", true, "TeamView", &["get"]),
     ("dashboards", "dashboard", false, "Dashboard", &["get"]),
+    ("insights", "insight", false, "Insight", &["get"]),
 ];
 
 /// Parameters kubectl sends on list that change nothing here.
@@ -100,6 +102,7 @@ pub fn router(state: SharedState) -> Router {
             get(get_teamview),
         )
         .route(&format!("{v}/dashboards/{{name}}"), get(get_dashboard))
+        .route(&format!("{v}/insights/{{name}}"), get(get_insight))
         .fallback(|| async {
             ApiError::NotFound("the server could not find the requested resource".into())
         })
@@ -553,4 +556,20 @@ async fn get_dashboard(
         "me",
         WithCache::new(&state, &caller, board),
     )
+}
+
+async fn get_insight(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (kind, _) = super::insights::view(&name)?;
+    let params = super::insights::params(&name, parts.uri.query(), &["pretty"])?;
+    let user = user_of(&parts.extensions)?;
+    let caller = state
+        .authorize(user, "get", super::insights::RESOURCE, None, Some(&name))
+        .await?;
+    let body = super::insights::answer(&state, &caller, &name, &params)?;
+    typed(kind, None, &name, WithCache::new(&state, &caller, body))
 }

@@ -46,6 +46,7 @@ impl From<QueryError> for ApiError {
         match e {
             QueryError::BadRequest(m) => ApiError::BadRequest(m),
             QueryError::NotFound(m) => ApiError::NotFound(m),
+            QueryError::Internal(m) => ApiError::Unavailable(m),
         }
     }
 }

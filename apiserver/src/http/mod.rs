@@ -4,6 +4,7 @@
 pub mod aggregated;
 pub mod assets;
 pub mod error;
+pub mod insights;
 pub mod openapi;
 pub mod params;
 pub mod portal;

@@ -8,7 +8,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::aggregated::{GROUP_VERSION, RESOURCES};
+use super::{
+    aggregated::{GROUP_VERSION, RESOURCES},
+    insights::VIEWS as INSIGHT_VIEWS,
+};
 
 fn summary_schema() -> Value {
     json!({
@@ -46,7 +49,76 @@ fn schemas(prefix: &str) -> Value {
         "items": {"type": "array", "items": items}, "total": {"type": "integer"},
         "emptyState": {"type": "string", "description": "What would fill this section, when it is empty"}}})
     };
+    let int = json!({"type": "integer"});
+    let num = |d: &str| json!({"type": "number", "description": d});
+    let level_count = json!({"type": "object", "properties": {"level": {"type": "string"}, "entities": int.clone()}});
+    let cell_props = json!({
+        "entities": int.clone(), "passed": int.clone(),
+        "passRate": {"type": "integer", "description": "floor(100 × passed / entities)"},
+        "averageScore": num("Mean score, one decimal"),
+        "perLevel": {"type": "array", "items": level_count.clone(), "description": "Entities at each level (their highest), in ladder order"},
+        "noLevel": {"type": "integer", "description": "Entities below the first level"}});
+    let scorecard_props = json!({
+        "scorecard": {"type": "string", "description": "namespace/name"},
+        "title": {"type": "string"},
+        "levels": {"type": "array", "items": {"type": "string"}, "description": "The ladder, lowest first"}});
+    let merged = |a: &Value, b: Value| {
+        let mut m = a.as_object().cloned().unwrap_or_default();
+        if let Value::Object(b) = b {
+            m.extend(b);
+        }
+        Value::Object(m)
+    };
+    let tier = json!({"type": "string", "enum": ["elite", "high", "medium", "low", "unknown"]});
+    let metrics = json!({"type": "object", "description": "The four DORA keys over one window, with their tiers", "properties": {
+        "window": {"type": "string", "enum": ["day", "week", "month", "quarter"]},
+        "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+        "deployments": int.clone(), "failedDeployments": int.clone(), "incidents": int.clone(),
+        "deploymentFrequency": num("Deployments per day, averaged over the window"),
+        "leadTimeSeconds": num("Median lead time for changes; absent without samples"),
+        "changeFailureRate": num("Failed deployments / deployments, 0–1; absent without deployments"),
+        "recoveryTimeSeconds": num("Median time to restore of the incidents created in the window; absent without resolved incidents"),
+        "leadTimeSamples": int.clone(), "leadTimesDropped": int.clone(),
+        "recoverySamples": int.clone(), "recoveriesDropped": int.clone(),
+        "tiers": {"type": "object", "properties": {"deploymentFrequency": tier.clone(), "leadTime": tier.clone(),
+            "changeFailureRate": tier.clone(), "recoveryTime": tier}}}});
+    let dora_scope = json!({"type": "string", "enum": ["service", "team", "person"]});
     json!({
+        "Cell": {"type": "object", "description": "How a group of entities stands on one scorecard", "properties": cell_props.clone()},
+        "ScoreHeatmap": {"type": "object", "properties": {
+            "scorecards": {"type": "array", "items": {"type": "object", "properties": scorecard_props.clone()}},
+            "teams": {"type": "array", "items": {"type": "object", "properties": {
+                "team": {"type": "string", "nullable": true, "description": "team:namespace/name; null for entities no Team owns"},
+                "title": {"type": "string"},
+                "cells": {"type": "object", "description": "By scorecard (namespace/name)", "additionalProperties": r("Cell")}}}},
+            "cache": r("Cache")}},
+        "TeamRankings": {"type": "object", "properties": merged(&scorecard_props, json!({
+            "teams": {"type": "array", "items": {"type": "object", "properties": merged(&cell_props, json!({
+                "rank": int.clone(), "team": {"type": "string"}, "title": {"type": "string"}}))}},
+            "cache": r("Cache")}))},
+        "ScoreDistribution": {"type": "object", "properties": merged(&merged(&scorecard_props, cell_props.clone()), json!({
+            "team": {"type": "string"},
+            "bins": {"type": "array", "items": {"type": "object", "properties": {"from": int.clone(), "to": int.clone(), "entities": int.clone()}},
+                "description": "0–9, 10–19, …, 90–100"},
+            "cache": r("Cache")}))},
+        "ScoreTrend": {"type": "object", "properties": merged(&scorecard_props, json!({
+            "team": {"type": "string"}, "days": int.clone(), "from": {"type": "string", "format": "date"},
+            "snapshotsListed": {"type": "boolean"},
+            "points": {"type": "array", "items": {"type": "object", "properties": {
+                "date": {"type": "string", "format": "date"}, "entities": int.clone(), "averageScore": num("Mean score, one decimal"),
+                "perLevel": {"type": "array", "items": level_count}, "noLevel": int.clone()}}},
+            "cache": r("Cache")}))},
+        "DoraWindowMetrics": metrics,
+        "DoraMetrics": {"type": "object", "properties": {
+            "scope": dora_scope.clone(), "name": {"type": "string"}, "services": int.clone(),
+            "metrics": r("DoraWindowMetrics"), "cache": r("Cache")}},
+        "DoraTrend": {"type": "object", "properties": {
+            "scope": dora_scope, "name": {"type": "string"}, "services": int.clone(), "weeks": int.clone(),
+            "points": {"type": "array", "items": r("DoraWindowMetrics")}, "cache": r("Cache")}},
+        "PersonalDora": {"type": "object", "properties": {
+            "person": {"type": "string"}, "services": int,
+            "week": r("DoraWindowMetrics"), "month": r("DoraWindowMetrics"), "quarter": r("DoraWindowMetrics"),
+            "emptyState": {"type": "string"}}},
         "Summary": summary_schema(),
         "Cache": cache,
         "Facets": {"type": "object", "properties": {
@@ -91,6 +163,7 @@ fn schemas(prefix: &str) -> Value {
             "myPullRequests": section(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})),
             "myAlerts": section(r("Summary")),
             "myCosts": section(json!({"type": "object"})),
+            "myDora": r("PersonalDora"),
             "cache": r("Cache")}},
         "RunbookReason": {"type": "object", "description": "One reason a runbook matched.", "properties": {
             "match": {"type": "string", "enum": ["entity", "alertRule", "resourceType"]},
@@ -147,7 +220,22 @@ pub async fn v3_group_version() -> Response {
         );
     }
     let mut paths = serde_json::Map::new();
+    for (view, kind, params) in INSIGHT_VIEWS {
+        let parameters: Vec<Value> = params
+            .iter()
+            .map(|p| json!({"name": p, "in": "query", "required": false, "schema": {"type": "string"}}))
+            .collect();
+        paths.insert(
+            format!("/apis/{GROUP_VERSION}/insights/{view}"),
+            json!({"get": {"operationId": format!("read{kind}"), "parameters": parameters,
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{kind}")}}}}},
+                "x-kubernetes-action": "get", "x-kubernetes-group-version-kind": {"group": "portal.nexus.dev", "version": "v1alpha1", "kind": kind}}}),
+        );
+    }
     for (plural, _, namespaced, kind, verbs) in RESOURCES {
+        if *plural == "insights" {
+            continue;
+        }
         let base = if *namespaced {
             format!("/apis/{GROUP_VERSION}/namespaces/{{namespace}}/{plural}")
         } else {
@@ -256,6 +344,12 @@ pub async fn portal_document() -> Json<Value> {
             "/api/v1/teams/{namespace}/{name}": {"get": {"summary": "Team page", "parameters": [p("namespace"), p("name")], "responses": ok("TeamView")}},
             "/api/v1/me": {"get": {"summary": "The signed-in user as Kubernetes sees them", "responses": ok("Status")}},
             "/api/v1/me/dashboard": {"get": {"summary": "Personal dashboard", "responses": ok("Dashboard")}},
+            "/api/v1/insights/heatmap": {"get": {"summary": "Team × scorecard heatmap over the visible entities: per owning team and scorecard the entities, pass rate, average score and level counts", "responses": ok("ScoreHeatmap")}},
+            "/api/v1/insights/rankings": {"get": {"summary": "Teams ranked by the average score of their visible entities on one scorecard", "parameters": [q("scorecard", "Required: namespace/name of the Scorecard")], "responses": ok("TeamRankings")}},
+            "/api/v1/insights/distribution": {"get": {"summary": "Histogram of scores (10-point bins) and level counts on one scorecard", "parameters": [q("scorecard", "Required: namespace/name"), q("team", "Only the entities this Team owns (team:namespace/name or namespace/name)")], "responses": ok("ScoreDistribution")}},
+            "/api/v1/insights/trends": {"get": {"summary": "Daily average score and level counts from the ScorecardSnapshots", "parameters": [q("scorecard", "Required: namespace/name"), q("team", "Only the entities this Team owns now"), q("days", "1 to --insights-retention-days, default 30")], "responses": ok("ScoreTrend")}},
+            "/api/v1/insights/dora": {"get": {"summary": "DORA four keys with tiers of a service, team or person over one window", "parameters": [q("scope", "Required: service, team or person"), q("name", "Required: Component reference, Team reference, or User reference / login"), q("window", "day, week, month (default) or quarter"), q("end", "Last day of the window, YYYY-MM-DD (UTC); default today")], "responses": ok("DoraMetrics")}},
+            "/api/v1/insights/dora-trend": {"get": {"summary": "Weekly DORA metrics of a service, team or person", "parameters": [q("scope", "Required: service, team or person"), q("name", "Required"), q("weeks", "1-57, default 12"), q("end", "Last day of the last week, YYYY-MM-DD; default today")], "responses": ok("DoraTrend")}},
             "/api/v1/status": {"get": {"summary": "Cache freshness and visible entity counts", "responses": ok("Cache")}},
             "/api/v1/stream": {"get": {"summary": "Server-Sent Events: ready, change, status, resync", "parameters": [q("kind", "Only these kinds"), q("namespace", "Only these namespaces"), q("ref", "Only these entities")],
                 "responses": {"200": {"description": "text/event-stream"}}}}
@@ -265,4 +359,40 @@ pub async fn portal_document() -> Json<Value> {
             "schemas": schemas("#/components/schemas/")
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_insight_view_is_documented_on_both_faces() {
+        let Json(portal) = portal_document().await;
+        let body = v3_group_version()
+            .await
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        let v3: Value = serde_json::from_slice(&body).unwrap();
+        for (view, kind, _) in INSIGHT_VIEWS {
+            assert!(
+                portal["paths"][format!("/api/v1/insights/{view}")].is_object(),
+                "portal lacks {view}"
+            );
+            let path = &v3["paths"][format!("/apis/{GROUP_VERSION}/insights/{view}")];
+            assert_eq!(
+                path["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+                format!("#/components/schemas/{kind}")
+            );
+            assert!(
+                v3["components"]["schemas"][kind].is_object(),
+                "no schema {kind}"
+            );
+        }
+        assert!(portal["components"]["schemas"]["Dashboard"]["properties"]["myDora"].is_object());
+    }
 }

@@ -72,6 +72,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/teams/{namespace}/{name}", get(team_handler))
         .route("/api/v1/me", get(me_handler))
         .route("/api/v1/me/dashboard", get(dashboard_handler))
+        .route("/api/v1/insights/{view}", get(insights_handler))
         .route("/api/v1/status", get(status_handler))
         .route("/api/v1/stream", get(super::stream::portal_stream))
         .route("/api/v1/openapi.json", get(super::openapi::portal_document));
@@ -305,6 +306,22 @@ async fn dashboard_handler(
         .await?;
     let board = dashboard::build(&state.cache, &caller.visibility, &caller.user);
     Ok(answer(&state, &caller, board))
+}
+
+/// `/api/v1/insights/<view>`: heatmap, rankings, distribution, trends, dora, dora-trend.
+async fn insights_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(view): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, &headers).await?;
+    let params = super::insights::params(&view, raw.as_deref(), &[])?;
+    let caller = state
+        .authorize(user, "get", super::insights::RESOURCE, None, Some(&view))
+        .await?;
+    let body = super::insights::answer(&state, &caller, &view, &params)?;
+    Ok(answer(&state, &caller, body))
 }
 
 async fn me_handler(
@@ -591,6 +608,84 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn insights_parameters_are_checked_on_the_portal_face() {
+        let (app, dev, _dir) = app(true);
+        let token = dev
+            .mint("alice@contoso.com", &[], Duration::from_secs(60))
+            .unwrap();
+        let (code, _, body) = call(&app, "/api/v1/insights/heatmap", Some(&token)).await;
+        assert_eq!(code, 200);
+        assert!(
+            body["teams"].is_array() && body["cache"].is_object(),
+            "{body}"
+        );
+        let (code, _, body) = call(&app, "/api/v1/insights/heatmaps", Some(&token)).await;
+        assert_eq!(code, 404);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("heatmap, rankings")
+        );
+        for (uri, wanted) in [
+            ("/api/v1/insights/rankings", "scorecard is required"),
+            (
+                "/api/v1/insights/rankings?scorecard=nope",
+                "not namespace/name",
+            ),
+            (
+                "/api/v1/insights/heatmap?team=x",
+                "unknown query parameter `team`",
+            ),
+            (
+                "/api/v1/insights/dora?name=pay/checkout",
+                "scope is required",
+            ),
+            (
+                "/api/v1/insights/dora?scope=squad&name=x",
+                "not one of service, team, person",
+            ),
+            (
+                "/api/v1/insights/dora?scope=service&name=pay/checkout&window=year",
+                "window `year`",
+            ),
+            (
+                "/api/v1/insights/dora?scope=service&name=pay/checkout&end=31-03-2024",
+                "not a date",
+            ),
+            (
+                "/api/v1/insights/dora-trend?scope=team&name=pay/payments&weeks=0",
+                "from 1 to 57",
+            ),
+            (
+                "/api/v1/insights/trends?scorecard=org/x&days=100000",
+                "days",
+            ),
+        ] {
+            let (code, _, body) = call(&app, uri, Some(&token)).await;
+            assert_eq!(code, 400, "{uri}: {body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.contains(wanted), "{uri}: {message}");
+        }
+        let (code, _, body) = call(
+            &app,
+            "/api/v1/insights/dora?scope=service&name=pay/checkout&window=week&end=2024-03-31",
+            Some(&token),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["metrics"]["deployments"], 0);
+        assert_eq!(body["metrics"]["tiers"]["leadTime"], "unknown");
+        let (code, _, _) = call(
+            &app,
+            "/api/v1/insights/dora?scope=service&name=pay/nope",
+            Some(&token),
+        )
+        .await;
+        assert_eq!(code, 404);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::{
     Summary,
+    insights::{self, PersonalDora},
     team::{IncidentItem, open_incidents},
 };
 use crate::{
@@ -34,6 +35,9 @@ pub struct Dashboard {
     pub my_pull_requests: Section<Value>,
     pub my_alerts: Section<IncidentItem>,
     pub my_costs: Section<Value>,
+    /// DORA metrics of the deployments the user started (week, month, quarter), over the
+    /// services the user may see.
+    pub my_dora: PersonalDora,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +73,16 @@ impl<T> Section<T> {
 }
 
 pub fn build(cache: &Cache, visibility: &Visibility, user: &UserInfo) -> Dashboard {
+    build_at(cache, visibility, user, insights::today())
+}
+
+/// The dashboard with DORA windows ending on `today` (UTC).
+pub fn build_at(
+    cache: &Cache,
+    visibility: &Visibility,
+    user: &UserInfo,
+    today: jiff::civil::Date,
+) -> Dashboard {
     let store = cache.read();
     let me = store
         .find_user(&user.username)
@@ -159,6 +173,12 @@ pub fn build(cache: &Cache, visibility: &Visibility, user: &UserInfo) -> Dashboa
     pull_requests.sort_by_key(|p| std::cmp::Reverse(time_of(p)));
 
     let alerts = open_incidents(&store, visibility, owned.iter().map(|e| e.as_ref()));
+    // The DORA controller credits a deployment to the User its creator matches, else to the
+    // creator's login as written.
+    let person = me
+        .map(|m| m.id.to_string())
+        .unwrap_or_else(|| user.username.clone());
+    let my_dora = insights::personal(&store, visibility, &person, today);
     let no_user = me.is_none();
     let username = user.username.clone();
     Dashboard {
@@ -191,6 +211,7 @@ pub fn build(cache: &Cache, visibility: &Visibility, user: &UserInfo) -> Dashboa
         my_costs: Section::new(Vec::new(), || {
             "Cost data arrives with the FinOps integration (Azure Cost Management), which is not configured yet.".into()
         }),
+        my_dora,
         teams,
     }
 }

@@ -7,6 +7,7 @@ pub mod entity;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod graph;
+pub mod insights;
 pub mod markdown;
 pub mod runbooks;
 pub mod search;
@@ -26,6 +27,9 @@ pub enum QueryError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// Stored data the cache accepted turned out unreadable (a bug, not the caller's fault).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// An entity as lists show it.

@@ -293,7 +293,8 @@ empty otherwise.
 {{/*
 Resources of the aggregated API portal.nexus.dev/v1alpha1, as a YAML list: entities (namespaced:
 get, list), searches (cluster: list), graphs, impacts, teamviews (namespaced: get), dashboards
-(cluster: get), facets (cluster: list).
+(cluster: get), facets (cluster: list), insights (cluster: get; the leadership views, named
+heatmap, rankings, distribution, trends, dora, dora-trend).
 */}}
 {{- define "nexus.portal.resources" -}}
 - entities
@@ -303,6 +304,7 @@ get, list), searches (cluster: list), graphs, impacts, teamviews (namespaced: ge
 - teamviews
 - dashboards
 - facets
+- insights
 {{- end }}
 
 {{/*
@@ -313,6 +315,10 @@ Rules the apiserver needs on the catalog: read, never write. Shared by the Clust
 - apiGroups: ["catalog.nexus.dev"]
   resources:
     {{- include "nexus.catalog.resources" . | nindent 4 }}
+  verbs: ["get", "list", "watch"]
+# Scorecard titles and ladders, and the daily snapshots behind the score trends (insights).
+- apiGroups: ["scorecards.nexus.dev"]
+  resources: ["scorecards", "scorecardsnapshots"]
   verbs: ["get", "list", "watch"]
 {{- end }}
 

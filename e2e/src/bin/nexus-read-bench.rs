@@ -1,7 +1,9 @@
 //! `make bench-read`: the read path of nexus-apiserver under load. A synthetic org (users,
 //! teams, systems, APIs, repositories, components, pipelines, Azure resources, incidents; ≈ 38 %
 //! components) is loaded into the apiserver's cache, then each query shape — search (several
-//! shapes), get, graph depth 2, impact analysis, team view, dashboard — is driven over HTTPS at
+//! shapes), get, graph depth 2, impact analysis, team view, dashboard, and (in-process, where
+//! the components carry scorecard results, DORA buckets and 30 days of snapshots) the insights
+//! views — heatmap, rankings, distribution, trends, team and personal DORA — is driven over HTTPS at
 //! concurrency 1, 64 and 1,000 with a bounded number of requests, and the live-update lag from
 //! an apply to the SSE `change` event is measured. One JSON object per line on stdout
 //! (`{"scenario", "entities", "concurrency", "requests", "p50_ms", "p99_ms", "rps", "rss_mib", …}`);
@@ -43,7 +45,7 @@ use nexus_apiserver::{
     cache::Cache,
     http::{AppState, portal},
     metrics::Metrics,
-    query::{dashboard, entity, graph, search, team},
+    query::{dashboard, entity, graph, insights, search, team},
     tls::{CertReloader, serve, server_config},
 };
 use nexus_e2e::{
@@ -239,6 +241,8 @@ enum Query {
     Impact(EntityRef),
     Team(EntityRef),
     Dashboard,
+    /// `/api/v1/insights/<view>?<params>`.
+    Insight(&'static str, Vec<(&'static str, String)>),
 }
 
 #[derive(Clone, Debug)]
@@ -273,6 +277,10 @@ impl Query {
             Query::Impact(id) => format!("{}/impact", entity_path(id)),
             Query::Team(id) => format!("/api/v1/teams/{}/{}", id.namespace, id.name),
             Query::Dashboard => "/api/v1/me/dashboard".into(),
+            Query::Insight(view, pairs) => format!(
+                "/api/v1/insights/{view}?{}",
+                serde_urlencoded::to_string(pairs).unwrap_or_default()
+            ),
         }
     }
 }
@@ -302,7 +310,7 @@ fn typo(word: &str) -> String {
 /// Builds the i-th request of a scenario.
 type MakeQuery<'a> = Box<dyn Fn(usize) -> Query + 'a>;
 
-fn scenarios(l: &Layout, run: &str, users: usize) -> Vec<Scenario> {
+fn scenarios(l: &Layout, run: &str, users: usize, insights: bool) -> Vec<Scenario> {
     let ns = |i: usize| bench_namespace(run, (i * 37) % l.namespaces);
     let comp = |i: usize| {
         EntityRef::new(
@@ -314,7 +322,9 @@ fn scenarios(l: &Layout, run: &str, users: usize) -> Vec<Scenario> {
     let code = |i: usize| codename((i * 97) % CODENAMES.min(l.all_components()));
     let area = |i: usize| AREAS[i % AREAS.len()];
     let s = |pairs: &[(&'static str, String)]| Query::Search(pairs.to_vec());
-    let shapes: Vec<(&'static str, MakeQuery<'_>)> = vec![
+    let team_ref = move |i: usize| format!("team:{}/team-{}", ns(i), i % 2);
+    let scorecard = |i: usize| format!("nexus-org/{}", SCORECARDS[i % SCORECARDS.len()]);
+    let mut shapes: Vec<(&'static str, MakeQuery<'_>)> = vec![
         (
             "search-distinctive",
             Box::new(move |i| s(&[("q", code(i))])),
@@ -383,6 +393,80 @@ fn scenarios(l: &Layout, run: &str, users: usize) -> Vec<Scenario> {
             }),
         ),
     ];
+    if insights {
+        let insight_shapes: Vec<(&'static str, MakeQuery<'_>)> = vec![
+            (
+                "insights-heatmap",
+                Box::new(|_| Query::Insight("heatmap", Vec::new())),
+            ),
+            (
+                "insights-rankings",
+                Box::new(move |i| Query::Insight("rankings", vec![("scorecard", scorecard(i))])),
+            ),
+            (
+                "insights-distribution",
+                Box::new(move |i| {
+                    Query::Insight("distribution", vec![("scorecard", scorecard(i))])
+                }),
+            ),
+            (
+                "insights-trends",
+                Box::new(move |i| {
+                    Query::Insight(
+                        "trends",
+                        vec![
+                            ("scorecard", scorecard(i)),
+                            ("team", team_ref(i)),
+                            ("days", SNAPSHOT_DAYS.to_string()),
+                        ],
+                    )
+                }),
+            ),
+            (
+                "dora-team",
+                Box::new(move |i| {
+                    Query::Insight(
+                        "dora",
+                        vec![
+                            ("scope", "team".into()),
+                            ("name", team_ref(i)),
+                            ("window", "quarter".into()),
+                            ("end", INSIGHTS_END.into()),
+                        ],
+                    )
+                }),
+            ),
+            (
+                "dora-person",
+                Box::new(move |i| {
+                    Query::Insight(
+                        "dora",
+                        vec![
+                            ("scope", "person".into()),
+                            ("name", format!("dev-{}", i % PEOPLE)),
+                            ("window", "month".into()),
+                            ("end", INSIGHTS_END.into()),
+                        ],
+                    )
+                }),
+            ),
+            (
+                "dora-trend-team",
+                Box::new(move |i| {
+                    Query::Insight(
+                        "dora-trend",
+                        vec![
+                            ("scope", "team".into()),
+                            ("name", team_ref(i)),
+                            ("weeks", "12".into()),
+                            ("end", INSIGHTS_END.into()),
+                        ],
+                    )
+                }),
+            ),
+        ];
+        shapes.extend(insight_shapes);
+    }
     shapes
         .into_iter()
         .map(|(name, make)| Scenario {
@@ -420,6 +504,16 @@ fn describe(answer: &Value) -> Value {
         json!({"members": len(&answer["members"]), "owned": n, "openIncidents": len(&answer["openIncidents"])})
     } else if let Some(rels) = answer.get("relations").and_then(Value::as_object) {
         json!({"relations": rels.values().map(len).sum::<usize>()})
+    } else if answer.get("scorecards").is_some() {
+        json!({"teams": len(&answer["teams"]), "scorecards": len(&answer["scorecards"])})
+    } else if answer.get("bins").is_some() {
+        json!({"entities": answer["entities"], "averageScore": answer["averageScore"]})
+    } else if answer.get("teams").is_some() {
+        json!({"teams": len(&answer["teams"])})
+    } else if let Some(m) = answer.get("metrics") {
+        json!({"services": answer["services"], "deployments": m["deployments"]})
+    } else if answer.get("points").is_some() {
+        json!({"services": answer["services"], "points": len(&answer["points"])})
     } else {
         Value::Null
     }
@@ -924,6 +1018,156 @@ fn call_direct(
             start,
             Ok(dashboard::build(cache, vis, &users[v.user % users.len()])),
         ),
+        Query::Insight(view, pairs) => {
+            let get = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.as_str())
+            };
+            let end = insights::parse_date(get("end"), "end", insights::today())?;
+            let answer = match *view {
+                "heatmap" => serde_json::to_value(insights::heatmap(cache, vis))?,
+                "rankings" => serde_json::to_value(insights::rankings(
+                    cache,
+                    vis,
+                    get("scorecard").unwrap_or_default(),
+                )?)?,
+                "distribution" => serde_json::to_value(insights::distribution(
+                    cache,
+                    vis,
+                    get("scorecard").unwrap_or_default(),
+                    get("team"),
+                )?)?,
+                "trends" => serde_json::to_value(insights::trends(
+                    cache,
+                    vis,
+                    get("scorecard").unwrap_or_default(),
+                    get("team"),
+                    SNAPSHOT_DAYS,
+                    insights_end(),
+                )?)?,
+                "dora" => serde_json::to_value(insights::dora(
+                    cache,
+                    vis,
+                    insights::DoraScope::parse(get("scope"))?,
+                    get("name"),
+                    insights::parse_window(get("window"))?,
+                    end,
+                )?)?,
+                "dora-trend" => serde_json::to_value(insights::dora_trend(
+                    cache,
+                    vis,
+                    insights::DoraScope::parse(get("scope"))?,
+                    get("name"),
+                    12,
+                    end,
+                )?)?,
+                other => bail!("no insights view {other}"),
+            };
+            timed(start, Ok(answer))
+        }
+    }
+}
+
+/// Scorecards every component has a result for (in-process mode).
+const SCORECARDS: [&str; 5] = [
+    "production-readiness",
+    "security-posture",
+    "cost-optimization",
+    "devops-maturity",
+    "compliance",
+];
+/// Days of snapshots loaded, each day a snapshot per scorecard of every component.
+const SNAPSHOT_DAYS: i32 = 30;
+/// People deploying (raw logins `dev-<n>`).
+const PEOPLE: usize = 50;
+/// The last day of the synthetic DORA and snapshot history.
+const INSIGHTS_END: &str = "2026-11-25";
+
+fn insights_end() -> jiff::civil::Date {
+    jiff::civil::date(2026, 11, 25)
+}
+
+/// A component as the scorecard and DORA controllers would leave it: a result per scorecard
+/// (scores spread over 0–100, the level from the score) and DORA buckets on 40 days of the last
+/// quarter, credited to its owning team and to one of the people.
+fn with_insights(mut object: Value, n: usize) -> Value {
+    if object["kind"] != "Component" {
+        return object;
+    }
+    let levels = ["Bronze", "Silver", "Gold"];
+    let results: Vec<Value> = SCORECARDS
+        .iter()
+        .enumerate()
+        .map(|(k, sc)| {
+            let score = (n * 37 + k * 53) % 101;
+            json!({"scorecard": format!("nexus-org/{sc}"), "score": score,
+                "level": (score >= 40).then(|| levels[(score - 40) / 21]),
+                "passed": score >= 60, "rulesPassed": 1, "rulesTotal": 2,
+                "evaluatedAt": "2026-11-25T08:00:00Z"})
+        })
+        .collect();
+    object["status"]["scorecards"] = json!(results);
+    let team = object["status"]["owner"]["ref"].clone();
+    let end = insights_end();
+    let mut dates: Vec<String> = (0..40)
+        .filter_map(|d| {
+            end.checked_sub(jiff::Span::new().days(((n + d * 7) % 90) as i64))
+                .ok()
+                .map(|x| x.to_string())
+        })
+        .collect();
+    dates.sort();
+    dates.dedup();
+    let days: Vec<Value> = dates
+        .iter()
+        .enumerate()
+        .map(|(d, date)| {
+            let failed = (n + d).is_multiple_of(7);
+            json!({"date": date, "team": team, "person": format!("dev-{}", (n + d) % PEOPLE),
+                "deployments": 1 + (n + d) % 3, "failedDeployments": u32::from(failed),
+                "incidents": u32::from(failed),
+                "leadTimes": [3_600 * (1 + (n + d) % 30), 7_200 * (1 + (n + d) % 11)],
+                "recoveries": if failed { json!([1_800 * (1 + d % 5)]) } else { json!([]) }})
+        })
+        .collect();
+    object["status"]["dora"] = json!({"days": days});
+    object
+}
+
+/// The daily snapshots of the last [`SNAPSHOT_DAYS`] days: every component on every scorecard,
+/// its score drifting by day.
+fn load_snapshots(cache: &Cache, components: &[EntityRef]) {
+    let mut store = cache.write_scorecards();
+    for sc in SCORECARDS {
+        store.apply_scorecard(&json!({"metadata": {"name": sc, "namespace": "nexus-org"},
+            "spec": {"title": sc, "levels": ["Bronze", "Silver", "Gold"]}}));
+        for day in 0..SNAPSHOT_DAYS {
+            let Ok(date) = insights_end().checked_sub(jiff::Span::new().days(i64::from(day)))
+            else {
+                continue;
+            };
+            let entities: serde_json::Map<String, Value> = components
+                .iter()
+                .enumerate()
+                .map(|(n, id)| {
+                    let score = (n * 31 + day as usize * 3) % 101;
+                    let level = if score < 40 {
+                        -1
+                    } else {
+                        ((score - 40) / 21) as i64
+                    };
+                    (id.to_string(), json!([score, level]))
+                })
+                .collect();
+            store.apply_snapshot(
+                &json!({"metadata": {"name": format!("{sc}-{date}-0"), "namespace": "nexus-org"},
+                    "spec": {"scorecard": sc, "date": date.to_string(), "levels": ["Bronze", "Silver", "Gold"],
+                        "entities": entities}}),
+                insights_end(),
+            );
+        }
     }
 }
 
@@ -1002,6 +1246,7 @@ async fn in_process(args: &Args) -> anyhow::Result<()> {
         .name("search-index".into())
         .spawn(move || indexer.run())?;
     let load_start = Instant::now();
+    let mut components_seen = 0usize;
     // As the watches' initial list does: page by page (500 objects), then drop what the list
     // did not have.
     for phase in &phases {
@@ -1010,7 +1255,12 @@ async fn in_process(args: &Args) -> anyhow::Result<()> {
         };
         let mut seen = std::collections::HashSet::new();
         for page in phase.chunks(500) {
-            let objects: Vec<Value> = page.iter().map(|it| statuses.object(it, run)).collect();
+            let objects: Vec<Value> = page
+                .iter()
+                .enumerate()
+                .map(|(n, it)| with_insights(statuses.object(it, run), n + components_seen))
+                .collect();
+            components_seen += page.len();
             seen.extend(cache.apply_page(kind, objects));
         }
         cache.retain_kind(kind, &seen);
@@ -1018,6 +1268,8 @@ async fn in_process(args: &Args) -> anyhow::Result<()> {
     for kind in EntityKind::ALL {
         cache.sync.listed(kind);
     }
+    let components: Vec<EntityRef> = cache.read().ids_of_kind(EntityKind::Component);
+    load_snapshots(&cache, &components);
     let apply_secs = load_start.elapsed().as_secs_f64();
     while cache.index.pending() > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -1076,7 +1328,7 @@ async fn in_process(args: &Args) -> anyhow::Result<()> {
         server_cpu: Arc::new(|| thread_ticks("portal")),
         metrics_url: None,
     };
-    let list = scenarios(&l, run, users.len());
+    let list = scenarios(&l, run, users.len(), true);
     let count_cache = cache.clone();
     let entities_now = move || count_cache.read().len();
     if args.direct {
@@ -1298,7 +1550,9 @@ async fn cluster(args: &Args) -> anyhow::Result<()> {
             apiserver.metrics_port
         )),
     };
-    let list = scenarios(&l, &run, users.len());
+    // The cluster's components carry no scorecard results or DORA buckets (no controller
+    // writes them here): the insights views are measured in-process only.
+    let list = scenarios(&l, &run, users.len(), false);
     let entities_now = move || cached;
     let result = target.run_scenarios(args, &list, &entities_now, None).await;
     if let Err(error) = result {
@@ -1381,7 +1635,7 @@ mod tests {
         let phases = generate_shape(10_000, 20, "t", Shape::READ);
         let ids: std::collections::HashSet<EntityRef> =
             phases.iter().flatten().map(Item::id).collect();
-        for s in scenarios(&l, "t", 16) {
+        for s in scenarios(&l, "t", 16, true) {
             for v in &s.variants {
                 match &v.query {
                     Query::Get(id) | Query::Graph(id) | Query::Impact(id) | Query::Team(id) => {
@@ -1389,6 +1643,15 @@ mod tests {
                     }
                     Query::Search(pairs) => assert!(!pairs.is_empty()),
                     Query::Dashboard => {}
+                    Query::Insight(view, pairs) => {
+                        assert!(!view.is_empty());
+                        if let Some((_, team)) =
+                            pairs.iter().find(|(k, _)| *k == "name" || *k == "team")
+                            && team.starts_with("team:")
+                        {
+                            assert!(ids.contains(&team.parse().unwrap()), "{}: {team}", s.name);
+                        }
+                    }
                 }
             }
         }
