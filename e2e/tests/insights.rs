@@ -128,6 +128,9 @@ subjects:
 fn controller(ns: &str, identity: &str) -> ControllerProcess {
     let mut opts = ControllerOptions::for_namespace(ns, identity);
     opts.watch_namespace = None;
+    // The tests write `status.scorecards` themselves (the scorecard controller's own e2e covers
+    // how results are made); a running scorecard controller would replace them.
+    opts.extra_args = vec!["--scorecards=false".into()];
     ControllerProcess::start(&opts).unwrap()
 }
 
@@ -756,34 +759,6 @@ spec: {{type: service, lifecycle: production, owner: payments}}
 // ---------------------------------------------------------------------------------------------
 // 2. Leadership views from scorecard results, filtered by RBAC
 
-/// The scorecard controller's field: until its own CRD change lands here, the test lets the
-/// Component schema keep `status.scorecards` (the apiserver would prune it otherwise). Once the
-/// field is in the CRD this does nothing.
-fn allow_status_scorecards() {
-    let path = "{.spec.versions[0].schema.openAPIV3Schema.properties.status.properties.scorecards}";
-    let present = kubectl_ok(&[
-        "get",
-        "crd",
-        "components.catalog.nexus.dev",
-        "-o",
-        &format!("jsonpath={path}"),
-    ]);
-    if !present.trim().is_empty() {
-        return;
-    }
-    let patch = json!([{"op": "add",
-        "path": "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/scorecards",
-        "value": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]);
-    kubectl_ok(&[
-        "patch",
-        "crd",
-        "components.catalog.nexus.dev",
-        "--type=json",
-        "-p",
-        &patch.to_string(),
-    ]);
-}
-
 fn scorecard_result(scorecard: &str, score: u8, level: Option<&str>, passed: bool) -> Value {
     json!({"scorecard": scorecard, "score": score, "level": level, "passed": passed,
         "rulesPassed": 1, "rulesTotal": 2, "evaluatedAt": "2026-03-31T00:00:00Z"})
@@ -801,7 +776,6 @@ fn scorecard_result(scorecard: &str, score: u8, level: Option<&str>, passed: boo
 ///   71.7; the developer: 70.0, then 60.0.
 #[tokio::test]
 async fn leadership_views_come_from_scorecard_results_and_follow_rbac() {
-    allow_status_scorecards();
     let kube = client().await.unwrap();
     let ns_a = TestNamespace::create(&kube, "e2e-ins-a").await.unwrap();
     let ns_b = TestNamespace::create(&kube, "e2e-ins-b").await.unwrap();
