@@ -77,16 +77,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    // One set of integrations, credentials, token caches and HTTP clients for every caller of
+    // an external system: the action executors, the audit log's Azure Monitor sink and the
+    // GitHub protection-rule answers (so an installation or Entra token is fetched once).
+    let secrets: Arc<dyn ingestion::pollers::Credentials> = match &ingestion {
+        Some(i) => Arc::new(i.shared.secrets.clone()),
+        None => Arc::new(ingestion::secrets::SecretReader::new(client.clone())),
+    };
+    let providers = Arc::new(actions::executors::Providers::new(
+        ingestion.as_ref().map(|i| i.shared.integrations.clone()),
+        ingest_cfg.namespace.clone(),
+        secrets,
+    ));
     if let Some(i) = &ingestion {
         // GitHub deployment protection rules are answered as the integration's App.
-        let providers = Arc::new(actions::executors::Providers::new(
-            Some(i.shared.integrations.clone()),
-            ingest_cfg.namespace.clone(),
-            Arc::new(i.shared.secrets.clone()),
-        ));
         let rules = scorecards::github::ProtectionRules {
             checker: gate.clone(),
-            providers,
+            providers: providers.clone(),
             index: i.shared.applier.index.clone(),
             integrations: i.shared.integrations.clone(),
             scorecards: cfg.gate_scorecards.clone(),
@@ -119,17 +126,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         },
     );
     if cfg.actions {
-        // External executors use the ingestion registry's integrations (when ingestion runs)
-        // and its Secret reader.
-        let secrets: std::sync::Arc<dyn ingestion::pollers::Credentials> = match &ingestion {
-            Some(i) => std::sync::Arc::new(i.shared.secrets.clone()),
-            None => std::sync::Arc::new(ingestion::secrets::SecretReader::new(client.clone())),
-        };
-        let providers = std::sync::Arc::new(actions::executors::Providers::new(
-            ingestion.as_ref().map(|i| i.shared.integrations.clone()),
-            ingest_cfg.namespace.clone(),
-            secrets,
-        ));
         let mut sinks: Vec<std::sync::Arc<dyn actions::audit::Sink>> = Vec::new();
         if let Some(dir) = &cfg.audit_log_dir {
             let mut forwarders = Vec::new();

@@ -9,6 +9,7 @@
 pub mod apiserver;
 pub mod ingest;
 pub mod load;
+pub mod steps;
 pub mod synthetic;
 
 use std::{
@@ -18,6 +19,7 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
+pub use steps::{apply_in, kubectl_apply, kubectl_ok, rsa_key, wait_run_phase, wait_some};
 
 use anyhow::{Context as _, bail};
 use k8s_openapi::api::core::v1::Namespace;

@@ -545,6 +545,15 @@ pub fn rss_mib(pid: u32, field: &str) -> Option<f64> {
 }
 
 /// Two decimals (and no `-0`).
+/// The `p` quantile (0–1) of sorted samples, nearest rank; NaN when there are none.
+pub fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
 pub fn round(v: f64) -> f64 {
     (v * 100.0).round() / 100.0 + 0.0
 }

@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use nexus_e2e::{
     ControllerOptions, ControllerProcess, TestNamespace, client, kubectl, repo_root, wait_for,
+    wait_run_phase,
 };
 use serde_json::Value;
 
@@ -117,24 +118,6 @@ fn get_json(ns: &str, resource: &str, name: &str) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
-async fn wait_phase(ns: &str, run: &str, want: &str, c: &ControllerProcess) -> Value {
-    wait_for(&format!("run {run} {want}"), WAIT, || async move {
-        let v = get_json(ns, "actionruns.actions.nexus.dev", run);
-        let phase = v
-            .pointer("/status/phase")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        Ok(if phase == want {
-            Ok(v)
-        } else {
-            Err(format!("phase {phase:?}: {}", v["status"]))
-        })
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\ncontroller log:\n{}", c.log_tail()))
-}
-
 fn run_yaml(name: &str, requester: &str, replicas: i64, ns: &str) -> String {
     format!(
         "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {{name: {name}}}\nspec:\n  action: scale-service\n  target: component:{ns}/checkout\n  requester: {requester}\n  inputs: {{replicas: {replicas}}}\n"
@@ -156,24 +139,9 @@ async fn scale_after_approval_with_the_rules_enforced_by_the_apiserver() {
     wait_policies_enforced(n);
     admin_apply(
         n,
-        r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: people}
-rules:
-  - apiGroups: ["actions.nexus.dev"]
-    resources: ["actions", "actionruns", "actionapprovals"]
-    verbs: ["get", "list", "watch", "create"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: people}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}
-subjects:
-  - {kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}
-  - {kind: Group, name: leads, apiGroup: rbac.authorization.k8s.io}
-  - {kind: Group, name: others, apiGroup: rbac.authorization.k8s.io}
----
+        &[
+            people(&["devs", "leads", "others"], false),
+            r#"
 apiVersion: catalog.nexus.dev/v1alpha1
 kind: Team
 metadata: {name: team-a}
@@ -218,7 +186,10 @@ spec:
       - name: lead
         approvers: {groups: [leads]}
   runners: {groups: [devs]}
-"#,
+"#
+            .to_string(),
+        ]
+        .join("---\n"),
     );
     let audit_dir = std::env::temp_dir().join(format!("nexus-audit-{n}"));
     let _ = std::fs::remove_dir_all(&audit_dir);
@@ -261,13 +232,13 @@ spec:
 
     // Invalid inputs: the run exists but fails validation with the JSON-Schema error.
     apply_as_ok(n, dana, &run_yaml("too-many", "dana", 500, n));
-    let v = wait_phase(n, "too-many", "Invalid", &c).await;
+    let v = wait_run_phase(n, "too-many", "Invalid", WAIT, &c).await;
     let why = v.pointer("/status/conditions").unwrap().to_string();
     assert!(why.contains("/replicas"), "{why}");
 
     // The real run waits for the lead stage.
     apply_as_ok(n, dana, &run_yaml("scale-up", "dana", 3, n));
-    wait_phase(n, "scale-up", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "scale-up", "WaitingForApproval", WAIT, &c).await;
 
     // Self-approval, a non-approver, a forged author: refused by kube-apiserver.
     let (ok, msg) = apply_as(
@@ -305,7 +276,7 @@ spec:
         &approval_yaml("lee", "scale-up", "lee", "Approve"),
     );
     assert!(ok, "{msg}");
-    let v = wait_phase(n, "scale-up", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "scale-up", "Succeeded", WAIT, &c).await;
     assert_eq!(
         deploy.get("checkout").await.unwrap().spec.unwrap().replicas,
         Some(3)
@@ -346,14 +317,14 @@ spec:
 
     // A rejection ends a run without executing it.
     apply_as_ok(n, dana, &run_yaml("scale-down", "dana", 0, n));
-    wait_phase(n, "scale-down", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "scale-down", "WaitingForApproval", WAIT, &c).await;
     let (ok, msg) = apply_as(
         n,
         Some(lee),
         &approval_yaml("lee-no", "scale-down", "lee", "Reject"),
     );
     assert!(ok, "{msg}");
-    wait_phase(n, "scale-down", "Rejected", &c).await;
+    wait_run_phase(n, "scale-down", "Rejected", WAIT, &c).await;
     assert_eq!(
         deploy.get("checkout").await.unwrap().spec.unwrap().replicas,
         Some(3)
@@ -516,22 +487,8 @@ async fn stages_timeouts_jobs_cancel_rollback_and_exactly_once() {
     admin_apply(
         n,
         &[
-            r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: people}
-rules:
-  - apiGroups: ["actions.nexus.dev"]
-    resources: ["actions", "actionruns", "actionapprovals"]
-    verbs: ["get", "list", "watch", "create", "update", "patch"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: people}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}
-subjects:
-  - {kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}
----
-apiVersion: v1
+            people(&["devs"], true),
+            r#"apiVersion: v1
 kind: ServiceAccount
 metadata: {name: nexus-action-runner}
 ---
@@ -648,7 +605,7 @@ spec:
 
     // Two of three, then the second stage; the second stage cannot go first.
     apply_as_ok(n, dana, &plain_run("staged", "two-stage", "dana"));
-    wait_phase(n, "staged", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "staged", "WaitingForApproval", WAIT, &c).await;
     let (ok, msg) = apply_as(
         n,
         Some(("sid", &["sec", "devs"])),
@@ -679,7 +636,7 @@ spec:
         &stage_approval("sid", "staged", "security", "sid"),
     );
     // The Job runs on the simulated node and completes.
-    let v = wait_phase(n, "staged", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "staged", "Succeeded", WAIT, &c).await;
     assert_eq!(jobs_of(n, "staged"), 1);
     assert_eq!(
         v.pointer("/status/stages/1/state").and_then(Value::as_str),
@@ -734,15 +691,15 @@ spec:
     // Time-boxed: auto-approval and auto-rejection.
     apply_as_ok(n, dana, &plain_run("auto-yes", "auto-approve", "dana"));
     apply_as_ok(n, dana, &plain_run("auto-no", "auto-reject", "dana"));
-    let v = wait_phase(n, "auto-yes", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "auto-yes", "Succeeded", WAIT, &c).await;
     let approved = v.pointer("/status/conditions").unwrap().to_string();
     assert!(approved.contains("AutoApproved"), "{approved}");
-    wait_phase(n, "auto-no", "Expired", &c).await;
+    wait_run_phase(n, "auto-no", "Expired", WAIT, &c).await;
     assert_eq!(jobs_of(n, "auto-no"), 0);
 
     // Cancel before approval: nothing runs.
     apply_as_ok(n, dana, &plain_run("cancel-me", "wait-forever", "dana"));
-    wait_phase(n, "cancel-me", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "cancel-me", "WaitingForApproval", WAIT, &c).await;
     let (ok, _, err) = kubectl(
         &[
             "patch",
@@ -760,12 +717,12 @@ spec:
     )
     .unwrap();
     assert!(ok, "{err}");
-    wait_phase(n, "cancel-me", "Cancelled", &c).await;
+    wait_run_phase(n, "cancel-me", "Cancelled", WAIT, &c).await;
     assert_eq!(jobs_of(n, "cancel-me"), 0);
 
     // A failure runs the rollback Action; the run ends RolledBack.
     apply_as_ok(n, dana, &plain_run("will-fail", "scale-missing", "dana"));
-    let v = wait_phase(n, "will-fail", "RolledBack", &c).await;
+    let v = wait_run_phase(n, "will-fail", "RolledBack", WAIT, &c).await;
     let rb = v
         .pointer("/status/rollbackRun")
         .and_then(Value::as_str)
@@ -773,7 +730,7 @@ spec:
         .to_string();
     let failed = v.pointer("/status/conditions").unwrap().to_string();
     assert!(failed.contains("does-not-exist"), "{failed}");
-    wait_phase(n, &rb, "Succeeded", &c).await;
+    wait_run_phase(n, &rb, "Succeeded", WAIT, &c).await;
     let deploy: Api<Deployment> = Api::namespaced(client.clone(), n);
     assert_eq!(
         deploy.get("web").await.unwrap().spec.unwrap().replicas,
@@ -791,7 +748,7 @@ spec:
         c = ControllerProcess::start(&opts).unwrap();
     }
     for r in &runs {
-        wait_phase(n, r, "Succeeded", &c).await;
+        wait_run_phase(n, r, "Succeeded", WAIT, &c).await;
         assert_eq!(jobs_of(n, r), 1, "run {r} must have exactly one Job");
     }
     // workloadIdentity: the pod is labelled for the AKS workload identity webhook.
@@ -857,7 +814,7 @@ async fn finished_runs_are_archived_to_the_audit_log_after_their_ttl() {
     let c = ControllerProcess::start(&opts).unwrap();
     // As the controller's identity: it may run anything (no runner grant needed).
     admin_apply(n, &plain_run("short-lived", "quick-job", "nexus-admin"));
-    wait_phase(n, "short-lived", "Succeeded", &c).await;
+    wait_run_phase(n, "short-lived", "Succeeded", WAIT, &c).await;
     wait_for("the run archived and deleted", WAIT, || async {
         let (_, out, err) = kubectl(
             &[
@@ -993,23 +950,26 @@ fn library_action(file: &str, edit: impl Fn(String) -> String) -> String {
     edit(std::fs::read_to_string(repo_root().join("actions").join(file)).unwrap())
 }
 
-/// Who may use the library's Actions in a test namespace: its runner and approver groups.
-const LIBRARY_PEOPLE: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: people}
-rules:
-  - apiGroups: ["actions.nexus.dev"]
-    resources: ["actions", "actionruns", "actionapprovals"]
-    verbs: ["get", "list", "watch", "create"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: people}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}
-subjects:
-  - {kind: Group, name: nexus-developers, apiGroup: rbac.authorization.k8s.io}
-  - {kind: Group, name: nexus-team-leads, apiGroup: rbac.authorization.k8s.io}
-"#;
+/// A Role and RoleBinding letting `groups` read Actions and create runs and approvals (and
+/// update and patch them, for cancel and retry, with `edit`). The admission policies and each
+/// Action's runners and approvers then decide who may do what.
+fn people(groups: &[&str], edit: bool) -> String {
+    let verbs = if edit {
+        r#""get", "list", "watch", "create", "update", "patch""#
+    } else {
+        r#""get", "list", "watch", "create""#
+    };
+    let subjects: String = groups
+        .iter()
+        .map(|g| format!("  - {{kind: Group, name: {g}, apiGroup: rbac.authorization.k8s.io}}\n"))
+        .collect();
+    format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: people}}\nrules:\n  - apiGroups: [\"actions.nexus.dev\"]\n    resources: [\"actions\", \"actionruns\", \"actionapprovals\"]\n    verbs: [{verbs}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: people}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: people}}\nsubjects:\n{subjects}"
+    )
+}
+
+/// The library's runner and approver groups.
+const LIBRARY_GROUPS: &[&str] = &["nexus-developers", "nexus-team-leads"];
 /// A developer (the library's runners) and a team lead (its approvers).
 const DANA: (&str, &[&str]) = ("dana", &["nexus-developers"]);
 const LEE: (&str, &[&str]) = ("lee", &["nexus-team-leads"]);
@@ -1115,7 +1075,7 @@ kind: Environment
 metadata: {{name: dev}}
 spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
 "#,
-            library_people = LIBRARY_PEOPLE
+            library_people = people(LIBRARY_GROUPS, false)
         ),
     );
     // The library's manifests as shipped; only the vault host points at the local Key Vault
@@ -1189,10 +1149,10 @@ spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
             "{slot: staging}",
         ),
     );
-    wait_phase(n, "swap", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "swap", "WaitingForApproval", WAIT, &c).await;
     assert!(calls("slotsswap").is_empty(), "swapped before approval");
     apply_as_ok(n, lee, &approve("swap-ok", "swap"));
-    let v = wait_phase(n, "swap", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "swap", "Succeeded", WAIT, &c).await;
     let swaps = calls("slotsswap");
     assert_eq!(swaps.len(), 1, "{swaps:?}");
     assert!(
@@ -1224,9 +1184,9 @@ spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
             "{secretName: payments-api-key}",
         ),
     );
-    wait_phase(n, "rotate", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "rotate", "WaitingForApproval", WAIT, &c).await;
     apply_as_ok(n, lee, &approve("rotate-ok", "rotate"));
-    let v = wait_phase(n, "rotate", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "rotate", "Succeeded", WAIT, &c).await;
     let sets: Vec<_> = calls("PUT /kv/kv-checkout/secrets/payments-api-key");
     assert_eq!(sets.len(), 1, "{sets:?}");
     let value = sets[0].1["value"].as_str().unwrap().to_string();
@@ -1257,7 +1217,7 @@ spec: {{stage: dev, region: westeurope, subscriptionId: {sub}}}
             "{name: checkout-retry, costCenter: CC-1234, expiresOn: \"2026-12-31\"}",
         ),
     );
-    let v = wait_phase(n, "devenv", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "devenv", "Succeeded", WAIT, &c).await;
     let puts = calls(&format!(
         "PUT /subscriptions/{sub}/resourcegroups/rg-checkout-retry-dev"
     ));
@@ -1403,7 +1363,7 @@ spec:
 "#,
             work = work.display(),
             log = log_file.display(),
-            library_people = LIBRARY_PEOPLE
+            library_people = people(LIBRARY_GROUPS, false)
         ),
     );
     admin_apply(
@@ -1442,7 +1402,7 @@ spec:
 
     // Logs: no approval; the lines land in the run's log tail.
     apply_as_ok(n, dana, &run("logs", "aks-pod-logs", "{pod: checkout-0}"));
-    let v = wait_phase(n, "logs", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "logs", "Succeeded", WAIT, &c).await;
     let tail = v["status"]["logTail"].to_string();
     assert!(
         tail.contains("listening on :8080") && tail.contains("slow request /checkout"),
@@ -1464,10 +1424,10 @@ spec:
             ),
         ),
     );
-    wait_phase(n, "exec", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "exec", "WaitingForApproval", WAIT, &c).await;
     assert!(!marker.exists(), "ran before approval");
     apply_as_ok(n, lee, &approve("exec-ok", "exec"));
-    let v = wait_phase(n, "exec", "Succeeded", &c).await;
+    let v = wait_run_phase(n, "exec", "Succeeded", WAIT, &c).await;
     assert!(
         v["status"]["logTail"].to_string().contains("nexus-42"),
         "{}",
@@ -1495,9 +1455,9 @@ spec:
             "{pod: checkout-0, command: \"echo broken >&2; exit 3\", reason: \"INC-1234 reproduce the failure\"}",
         ),
     );
-    wait_phase(n, "exec-fail", "WaitingForApproval", &c).await;
+    wait_run_phase(n, "exec-fail", "WaitingForApproval", WAIT, &c).await;
     apply_as_ok(n, lee, &approve("exec-fail-ok", "exec-fail"));
-    let v = wait_phase(n, "exec-fail", "Failed", &c).await;
+    let v = wait_run_phase(n, "exec-fail", "Failed", WAIT, &c).await;
     let status = v["status"].to_string();
     assert!(
         status.contains("exit status 3") || status.contains("exit code 3"),

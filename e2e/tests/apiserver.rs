@@ -20,7 +20,8 @@ use nexus_e2e::{
     apiserver::{
         Answer, ApiserverOptions, ApiserverProcess, KubeApiserverOutage, SseEvent, https_client,
     },
-    client, kubectl, repo_root, short_id, sum_metric, unique_word, wait_for,
+    client, kubectl, kubectl_apply, kubectl_ok, repo_root, short_id, sum_metric, unique_word,
+    wait_for,
 };
 use serde_json::Value;
 
@@ -36,17 +37,6 @@ const PORTAL_RESOURCES: [&str; 7] = [
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn apply(yaml: &str) {
-    let (ok, out, err) = kubectl(&["apply", "--server-side", "-f", "-"], Some(yaml)).unwrap();
-    assert!(ok, "kubectl apply failed: {out}{err}\n{yaml}");
-}
-
-fn kubectl_ok(args: &[&str]) -> String {
-    let (ok, out, err) = kubectl(args, None).unwrap();
-    assert!(ok, "kubectl {} failed: {out}{err}", args.join(" "));
-    out
-}
 
 /// A caller of the aggregated face (kubectl impersonation) and of the portal face (a dev token
 /// carrying the same user and groups).
@@ -211,8 +201,10 @@ fn portal_rbac(prefix: &str, subjects: &[String]) -> (ClusterObjects, String) {
     let portal = format!("{prefix}-portal");
     let catalog = format!("{prefix}-catalog-read");
     let subjects_yaml: String = subjects.iter().map(|s| format!("- {s}\n")).collect();
-    apply(&format!(
-        r#"
+    kubectl_apply(
+        None,
+        &format!(
+            r#"
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {{name: {portal}}}
@@ -235,8 +227,9 @@ metadata: {{name: {portal}}}
 roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {portal}}}
 subjects:
 {subjects_yaml}"#,
-        resources = PORTAL_RESOURCES.join(", "),
-    ));
+            resources = PORTAL_RESOURCES.join(", "),
+        ),
+    );
     (
         ClusterObjects(vec![
             format!("clusterrolebinding/{portal}"),
@@ -257,8 +250,10 @@ fn user_subject(user: &str) -> String {
 
 /// Binds the catalog-read ClusterRole to `group` in `namespace`.
 fn bind_catalog_read(catalog_role: &str, namespace: &str, group: &str) {
-    apply(&format!(
-        r#"
+    kubectl_apply(
+        None,
+        &format!(
+            r#"
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {{name: catalog-read-{group}, namespace: {namespace}}}
@@ -266,8 +261,9 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {catalo
 subjects:
 - {subject}
 "#,
-        subject = group_subject(group)
-    ));
+            subject = group_subject(group)
+        ),
+    );
 }
 
 fn team(ns: &str, name: &str, word: &str) -> String {
@@ -341,24 +337,27 @@ async fn aggregated_api_is_discoverable_and_kubectl_prints_entities() {
     let word = unique_word("agg");
     let _ctrl =
         ControllerProcess::start(&ControllerOptions::for_namespace(n, "apiserver-agg")).unwrap();
-    apply(&format!(
-        "{}{}{}",
-        team(n, "payments", &word),
-        component(
-            n,
-            "ledger",
-            &format!("Ledger {word}"),
-            "payments",
-            &["ledger-db".to_string()]
+    kubectl_apply(
+        None,
+        &format!(
+            "{}{}{}",
+            team(n, "payments", &word),
+            component(
+                n,
+                "ledger",
+                &format!("Ledger {word}"),
+                "payments",
+                &["ledger-db".to_string()]
+            ),
+            component(
+                n,
+                "ledger-db",
+                &format!("Ledger database {word}"),
+                "payments",
+                &[]
+            )
         ),
-        component(
-            n,
-            "ledger-db",
-            &format!("Ledger database {word}"),
-            "payments",
-            &[]
-        )
-    ));
+    );
     let mut api = ApiserverProcess::start_ready(&ApiserverOptions::new("agg"))
         .await
         .unwrap();
@@ -674,8 +673,10 @@ async fn rbac_decides_what_each_user_sees_on_both_faces() {
         format!("clusterrolebinding/e2e-{a}-named"),
         format!("clusterrole/e2e-{a}-named"),
     ]);
-    apply(&format!(
-        r#"
+    kubectl_apply(
+        None,
+        &format!(
+            r#"
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {{name: e2e-{a}-platform}}
@@ -715,10 +716,11 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-{a}
 subjects:
 - {gina}
 "#,
-        carol = group_subject(&carol.groups[0]),
-        frank = user_subject(&frank.user),
-        gina = group_subject(&gina.groups[0]),
-    ));
+            carol = group_subject(&carol.groups[0]),
+            frank = user_subject(&frank.user),
+            gina = group_subject(&gina.groups[0]),
+        ),
+    );
     bind_catalog_read(&catalog_role, a, &alice.groups[0]);
     bind_catalog_read(&catalog_role, b, &bob.groups[0]);
     let catalog = "catalog.nexus.dev";
@@ -755,26 +757,29 @@ subjects:
     let mut opts = ControllerOptions::for_namespace(a, "apiserver-rbac");
     opts.watch_namespace = None;
     let _ctrl = ControllerProcess::start(&opts).unwrap();
-    apply(&format!(
-        "{}{}{}{}{}",
-        team(a, "alpha", &word),
-        component(a, "svc-a1", &format!("Alpha one {word}"), "alpha", &[]),
-        component(
-            a,
-            "svc-a2",
-            &format!("Alpha two {word}"),
-            "alpha",
-            &["svc-a1".to_string()]
+    kubectl_apply(
+        None,
+        &format!(
+            "{}{}{}{}{}",
+            team(a, "alpha", &word),
+            component(a, "svc-a1", &format!("Alpha one {word}"), "alpha", &[]),
+            component(
+                a,
+                "svc-a2",
+                &format!("Alpha two {word}"),
+                "alpha",
+                &["svc-a1".to_string()]
+            ),
+            team(b, "beta", &word),
+            component(
+                b,
+                "svc-b1",
+                &format!("Beta one {word}"),
+                "beta",
+                &[format!("component:{a}/svc-a1")]
+            ),
         ),
-        team(b, "beta", &word),
-        component(
-            b,
-            "svc-b1",
-            &format!("Beta one {word}"),
-            "beta",
-            &[format!("component:{a}/svc-a1")]
-        ),
-    ));
+    );
     let api = ApiserverProcess::start_ready(&ApiserverOptions::new("rbac"))
         .await
         .unwrap();
@@ -1171,13 +1176,16 @@ async fn changes_become_searchable_and_stream_only_to_users_who_may_see_them() {
     let e_ref = format!("component:{a}/epilogue");
     // ADDED: searchable within a bound, and on the stream.
     let applied = Instant::now();
-    apply(&component(
-        a,
-        "checkout",
-        &format!("Checkout {word} one"),
-        "payments",
-        &[],
-    ));
+    kubectl_apply(
+        None,
+        &component(
+            a,
+            "checkout",
+            &format!("Checkout {word} one"),
+            "payments",
+            &[],
+        ),
+    );
     let found = wait_for(
         "checkout to be searchable",
         Duration::from_secs(10),
@@ -1209,13 +1217,16 @@ async fn changes_become_searchable_and_stream_only_to_users_who_may_see_them() {
     );
 
     // MODIFIED, with the new title, in search and on the stream.
-    apply(&component(
-        a,
-        "checkout",
-        &format!("Checkout {word} two"),
-        "payments",
-        &[],
-    ));
+    kubectl_apply(
+        None,
+        &component(
+            a,
+            "checkout",
+            &format!("Checkout {word} two"),
+            "payments",
+            &[],
+        ),
+    );
     sa.wait_for(
         "MODIFIED checkout (title two)",
         Duration::from_secs(10),
@@ -1244,13 +1255,10 @@ async fn changes_become_searchable_and_stream_only_to_users_who_may_see_them() {
     .unwrap();
 
     // A change in B reaches B's watcher; A's changes never did.
-    apply(&component(
-        b,
-        "delivery",
-        &format!("Delivery {word}"),
-        "logistics",
-        &[],
-    ));
+    kubectl_apply(
+        None,
+        &component(b, "delivery", &format!("Delivery {word}"), "logistics", &[]),
+    );
     sb.wait_for("ADDED delivery", Duration::from_secs(10), |e| {
         is_change(e, "ADDED", &d_ref)
     })
@@ -1295,13 +1303,10 @@ async fn changes_become_searchable_and_stream_only_to_users_who_may_see_them() {
     })
     .await
     .unwrap();
-    apply(&component(
-        a,
-        "epilogue",
-        &format!("Epilogue {word}"),
-        "payments",
-        &[],
-    ));
+    kubectl_apply(
+        None,
+        &component(a, "epilogue", &format!("Epilogue {word}"), "payments", &[]),
+    );
     sa.wait_for("ADDED epilogue", Duration::from_secs(10), |e| {
         is_change(e, "ADDED", &e_ref)
     })
@@ -1382,12 +1387,15 @@ async fn cache_answers_through_a_kube_apiserver_outage_and_catches_up() {
     )
     .await;
     let title = |c: &str, v: u32| format!("{c} {word} v{v}");
-    apply(&format!(
-        "{}{}{}",
-        component(n, "c1", &title("c1", 1), "ops", &[]),
-        component(n, "c2", &title("c2", 1), "ops", &[]),
-        component(n, "c3", &title("c3", 1), "ops", &[]),
-    ));
+    kubectl_apply(
+        None,
+        &format!(
+            "{}{}{}",
+            component(n, "c1", &title("c1", 1), "ops", &[]),
+            component(n, "c2", &title("c2", 1), "ops", &[]),
+            component(n, "c3", &title("c3", 1), "ops", &[]),
+        ),
+    );
     let api = ApiserverProcess::start_ready(&ApiserverOptions::new("outage"))
         .await
         .unwrap();
@@ -1482,15 +1490,18 @@ async fn cache_answers_through_a_kube_apiserver_outage_and_catches_up() {
     outage.end().unwrap();
     let restarted = Instant::now();
     // Changes right after the restart, some in quick succession, while the watches reconnect.
-    apply(&component(n, "c1", &title("c1", 2), "ops", &[]));
-    apply(&format!(
-        "{}{}",
-        component(n, "c4", &title("c4", 1), "ops", &[]),
-        component(n, "c5", &title("c5", 1), "ops", &[]),
-    ));
+    kubectl_apply(None, &component(n, "c1", &title("c1", 2), "ops", &[]));
+    kubectl_apply(
+        None,
+        &format!(
+            "{}{}",
+            component(n, "c4", &title("c4", 1), "ops", &[]),
+            component(n, "c5", &title("c5", 1), "ops", &[]),
+        ),
+    );
     kubectl_ok(&["delete", "component.catalog.nexus.dev", "c2", "-n", n]);
     for v in 2..=11 {
-        apply(&component(n, "c3", &title("c3", v), "ops", &[]));
+        kubectl_apply(None, &component(n, "c3", &title("c3", v), "ops", &[]));
     }
     let want = set([r("c1"), r("c3"), r("c4"), r("c5")]);
     let caught_up = wait_for("the cache to catch up", Duration::from_secs(30), || async {
@@ -1587,11 +1598,14 @@ async fn bad_parameters_are_400_and_unauthenticated_callers_401() {
     let _namespaces = ClusterObjects::namespaces(&[&ns]);
     let n = ns.name.as_str();
     let word = unique_word("bad");
-    apply(&format!(
-        "{}{}",
-        component(n, "first", &format!("First {word}"), "ops", &[]),
-        component(n, "second", &format!("Second {word}"), "ops", &[]),
-    ));
+    kubectl_apply(
+        None,
+        &format!(
+            "{}{}",
+            component(n, "first", &format!("First {word}"), "ops", &[]),
+            component(n, "second", &format!("Second {word}"), "ops", &[]),
+        ),
+    );
     let mut api = ApiserverProcess::start_ready(&ApiserverOptions::new("bad"))
         .await
         .unwrap();
@@ -1800,7 +1814,10 @@ async fn odd_catalog_data_never_breaks_the_cache() {
     let _namespaces = ClusterObjects::namespaces(&[&ns]);
     let n = ns.name.as_str();
     let word = unique_word("odd");
-    apply(&component(n, "odd", &format!("Odd {word}"), "ops", &[]));
+    kubectl_apply(
+        None,
+        &component(n, "odd", &format!("Odd {word}"), "ops", &[]),
+    );
     let api = ApiserverProcess::start_ready(&ApiserverOptions::new("odd"))
         .await
         .unwrap();

@@ -11,15 +11,9 @@ use kube::{
 };
 use nexus_api::EntityKind;
 use nexus_e2e::{
-    ControllerOptions, ControllerProcess, TestNamespace, catalog, client, kubectl, repo_root,
-    wait_for,
+    ControllerOptions, ControllerProcess, TestNamespace, apply_in as apply, catalog, client,
+    kubectl, repo_root, wait_for,
 };
-
-fn apply(ns: &str, yaml: &str) {
-    let (ok, out, err) =
-        kubectl(&["apply", "--server-side", "-n", ns, "-f", "-"], Some(yaml)).unwrap();
-    assert!(ok, "kubectl apply failed: {out}{err}");
-}
 
 async fn ready_of(
     client: &kube::Client,

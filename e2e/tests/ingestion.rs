@@ -8,33 +8,15 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use nexus_api::EntityKind;
 use nexus_e2e::{
-    ControllerOptions, ControllerProcess, TestNamespace, catalog, client, http_get,
+    ControllerOptions, ControllerProcess, TestNamespace, apply_in as apply, catalog, client,
+    http_get,
     ingest::{corpus, corpus_json, pagerduty_signature, post, post_github},
-    kubectl, wait_for,
+    kubectl, wait_some,
 };
 use serde_json::{Value, json};
 
 const SECRET: &[u8] = b"it's a secret to everybody";
 const WAIT: Duration = Duration::from_secs(20);
-
-/// `wait_for` for checks that answer "not yet" with None.
-async fn wait_some<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
-{
-    wait_for(what, timeout, || {
-        let fut = check();
-        async move { Ok(fut.await?.ok_or_else(|| "not yet".to_string())) }
-    })
-    .await
-}
-
-fn apply(ns: &str, yaml: &str) {
-    let (ok, out, err) =
-        kubectl(&["apply", "--server-side", "-n", ns, "-f", "-"], Some(yaml)).unwrap();
-    assert!(ok, "kubectl apply failed: {out}{err}");
-}
 
 fn start_controller(ns: &str, identity: &str) -> ControllerProcess {
     let mut opts = ControllerOptions::for_namespace(ns, identity);

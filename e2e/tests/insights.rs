@@ -13,23 +13,12 @@ use std::time::Duration;
 use nexus_e2e::{
     ControllerOptions, ControllerProcess, TestNamespace,
     apiserver::{ApiserverOptions, ApiserverProcess},
-    client, kubectl, short_id, wait_for,
+    client, kubectl, kubectl_apply, kubectl_ok, short_id, wait_for,
 };
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn apply(yaml: &str) {
-    let (ok, out, err) = kubectl(&["apply", "--server-side", "-f", "-"], Some(yaml)).unwrap();
-    assert!(ok, "kubectl apply failed: {out}{err}\n{yaml}");
-}
-
-fn kubectl_ok(args: &[&str]) -> String {
-    let (ok, out, err) = kubectl(args, None).unwrap();
-    assert!(ok, "kubectl {} failed: {out}{err}", args.join(" "));
-    out
-}
 
 /// A merge patch of `status` (what an ingestion or scorecard controller would write).
 fn patch_status(kind: &str, ns: &str, name: &str, status: Value) {
@@ -120,7 +109,7 @@ subjects:
             }
         }
     }
-    apply(&yaml);
+    kubectl_apply(None, &yaml);
     Cleanup(cleanup)
 }
 
@@ -262,8 +251,10 @@ async fn dora_of_a_scripted_history_equals_the_hand_computed_values() {
     cleanup.0.push(format!("namespace/{a}"));
     let mut ctrl = controller(&a, "dora-1");
 
-    apply(&format!(
-        r#"
+    kubectl_apply(
+        None,
+        &format!(
+            r#"
 apiVersion: catalog.nexus.dev/v1alpha1
 kind: Team
 metadata: {{name: payments, namespace: {a}}}
@@ -289,7 +280,8 @@ kind: Component
 metadata: {{name: ledger, namespace: {a}}}
 spec: {{type: service, lifecycle: production, owner: payments}}
 "#
-    ));
+        ),
+    );
     // The catalog controller resolves the owners the deployments are credited to.
     for name in ["checkout", "ledger"] {
         wait_for("owners resolved", Duration::from_secs(60), || async {
@@ -391,24 +383,27 @@ spec: {{type: service, lifecycle: production, owner: payments}}
         "ledger",
         json!({"deployments": [record("l1", "prod", "success", "2026-03-15T08:00:00Z", None, "ann-gh")]}),
     );
-    apply(&format!(
-        "{}{}{}",
-        incident(
-            &a,
-            "inc-1",
-            "checkout",
-            "2026-03-10T14:00:00Z",
-            Some("2026-03-10T16:00:00Z")
+    kubectl_apply(
+        None,
+        &format!(
+            "{}{}{}",
+            incident(
+                &a,
+                "inc-1",
+                "checkout",
+                "2026-03-10T14:00:00Z",
+                Some("2026-03-10T16:00:00Z")
+            ),
+            incident(
+                &a,
+                "inc-2",
+                "checkout",
+                "2026-03-21T00:00:00Z",
+                Some("2026-03-21T00:30:00Z")
+            ),
+            incident(&a, "inc-3", "ledger", "2026-03-16T00:00:00Z", None),
         ),
-        incident(
-            &a,
-            "inc-2",
-            "checkout",
-            "2026-03-21T00:00:00Z",
-            Some("2026-03-21T00:30:00Z")
-        ),
-        incident(&a, "inc-3", "ledger", "2026-03-16T00:00:00Z", None),
-    ));
+    );
 
     // The stored buckets.
     let checkout = dora_until(
@@ -807,13 +802,18 @@ async fn leadership_views_come_from_scorecard_results_and_follow_rbac() {
         }
         y
     };
-    apply(&format!(
-        "{}{}",
-        team_and_components(&a, "payments", &["a1", "a2"]),
-        team_and_components(&b, "search", &["b1"])
-    ));
-    apply(&format!(
-        r#"
+    kubectl_apply(
+        None,
+        &format!(
+            "{}{}",
+            team_and_components(&a, "payments", &["a1", "a2"]),
+            team_and_components(&b, "search", &["b1"])
+        ),
+    );
+    kubectl_apply(
+        None,
+        &format!(
+            r#"
 apiVersion: scorecards.nexus.dev/v1alpha1
 kind: Scorecard
 metadata: {{name: prod-ready, namespace: {org}}}
@@ -844,7 +844,8 @@ spec:
   summary: {{entities: 3, passed: 2, passRate: 66, averageScore: 71, unknown: 0, noLevel: 0}}
   entities: {{"component:{a}/a1": [80, 1], "component:{a}/a2": [40, 0], "component:{b}/b1": [95, 2]}}
 "#
-    ));
+        ),
+    );
     for (ns, name, result) in [
         (
             &a,

@@ -24,9 +24,9 @@ use nexus_api::EntityKind;
 use nexus_e2e::{
     ControllerOptions, ControllerProcess, TestNamespace,
     apiserver::{ApiserverOptions, ApiserverProcess},
-    catalog, client,
+    apply_in as apply, catalog, client,
     ingest::{corpus, post, post_github},
-    kubectl, wait_for,
+    kubectl, rsa_key, wait_some,
 };
 use serde_json::{Value, json};
 
@@ -35,35 +35,6 @@ const WAIT: Duration = Duration::from_secs(60);
 const OWNER: &str = "contoso";
 const REPO: &str = "ops-docs";
 const TOKEN: &str = "ghs_fake_installation_token";
-
-/// `wait_for` for checks that answer "not yet" with None.
-async fn wait_some<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
-{
-    wait_for(what, timeout, || {
-        let fut = check();
-        async move { Ok(fut.await?.ok_or_else(|| "not yet".to_string())) }
-    })
-    .await
-}
-
-fn apply(ns: &str, yaml: &str) {
-    let (ok, out, err) =
-        kubectl(&["apply", "--server-side", "-n", ns, "-f", "-"], Some(yaml)).unwrap();
-    assert!(ok, "kubectl apply failed: {out}{err}");
-}
-
-/// A GitHub App private key (PKCS#1 PEM, as GitHub issues them), made with `openssl`.
-fn rsa_key() -> String {
-    let out = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .expect("openssl is needed to make a test RSA key");
-    assert!(out.status.success(), "openssl genrsa failed");
-    String::from_utf8(out.stdout).unwrap()
-}
 
 // --- the fake GitHub -------------------------------------------------------------------------
 

@@ -23,23 +23,14 @@ use kube::api::DynamicObject;
 use nexus_api::EntityKind;
 use nexus_e2e::{
     ControllerOptions, ControllerProcess, TestNamespace, catalog, client, debug_bin,
-    ingest::post_github, kubectl, repo_root, short_id, wait_for,
+    ingest::post_github, kubectl, kubectl_apply as apply, repo_root, rsa_key, short_id, wait_for,
+    wait_run_phase,
 };
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
 const TOKEN: &str = "gate-token-e2e";
 const SECRET: &[u8] = b"protection-rule-secret";
-
-fn apply(ns: Option<&str>, yaml: &str) {
-    let mut args = vec!["apply", "--server-side"];
-    if let Some(ns) = ns {
-        args.extend(["-n", ns]);
-    }
-    args.extend(["-f", "-"]);
-    let (ok, out, err) = kubectl(&args, Some(yaml)).unwrap();
-    assert!(ok, "kubectl apply failed: {out}{err}");
-}
 
 fn apply_path(path: &std::path::Path) {
     let (ok, out, err) = kubectl(
@@ -494,15 +485,6 @@ async fn start_fake_github() -> (String, FakeGitHub) {
     (base, fake)
 }
 
-fn rsa_key() -> String {
-    let out = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .expect("openssl is needed to make a test RSA key");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// GETs the gate endpoint; (status, body).
 async fn gate(c: &ControllerProcess, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut req = reqwest::Client::new().get(format!("http://127.0.0.1:{}{path}", c.webhook_port));
@@ -556,23 +538,6 @@ fn create_run(ns: &str, name: &str) {
     )
     .unwrap();
     assert!(ok, "{out}{err}");
-}
-
-async fn wait_phase(c: &ControllerProcess, ns: &str, run: &str, want: &str) -> Value {
-    wait_for(&format!("run {run} {want}"), WAIT, || async move {
-        let v = get_json(ns, "actionruns.actions.nexus.dev", run).unwrap_or(Value::Null);
-        let phase = v
-            .pointer("/status/phase")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        Ok(if phase == want {
-            Ok(v)
-        } else {
-            Err(format!("phase {phase:?}: {}", v["status"]))
-        })
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\ncontroller log:\n{}", c.log_tail()))
 }
 
 fn protection_payload(base: &str, run_id: u64, sha: &str) -> Vec<u8> {
@@ -806,7 +771,7 @@ spec:
 
     // A gated ActionRun is refused before approval and execution, with the reasons.
     create_run(n, "promote-1");
-    let v = wait_phase(&c, n, "promote-1", "Refused").await;
+    let v = wait_run_phase(n, "promote-1", "Refused", WAIT, &c).await;
     let validated = v["status"]["conditions"]
         .as_array()
         .unwrap()
@@ -900,7 +865,7 @@ spec: {title: Restart the API, content: "# Restart\nkubectl rollout restart depl
     let (code, out) = nexus_gate(&c, &format!("component:{n}/api"), &token_file);
     assert_eq!(code, 0, "{out}");
     create_run(n, "promote-2");
-    let v = wait_phase(&c, n, "promote-2", "Succeeded").await;
+    let v = wait_run_phase(n, "promote-2", "Succeeded", WAIT, &c).await;
     assert_eq!(v["status"]["outputs"]["previousReplicas"], "1");
     assert_eq!(replicas(n), 3);
     let (code, text) = post_github(

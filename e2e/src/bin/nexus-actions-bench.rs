@@ -31,7 +31,7 @@ use kube::{
 };
 use nexus_e2e::{
     ControllerOptions, ControllerProcess, client, kubectl, repo_root,
-    synthetic::{round, rss_mib, run_id},
+    synthetic::{pct, round, rss_mib, run_id},
 };
 use serde_json::{Value, json};
 
@@ -77,14 +77,6 @@ fn args() -> anyhow::Result<Args> {
         bail!("at most 20000 runs and 5000 approval runs (the benchmark is bounded)");
     }
     Ok(a)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn resource(kind: &str, plural: &str) -> ApiResource {

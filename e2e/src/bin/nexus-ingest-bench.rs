@@ -34,7 +34,7 @@ use nexus_api::EntityKind;
 use nexus_e2e::{
     ControllerOptions, ControllerProcess, catalog, client, http_get,
     ingest::{corpus_json, github_signature},
-    synthetic::{rss_mib, run_id},
+    synthetic::{pct, round, rss_mib, run_id},
 };
 use serde_json::{Value, json};
 
@@ -87,18 +87,6 @@ fn args() -> anyhow::Result<Args> {
         bail!("at most 50 open pull requests are kept per repository: raise --repos");
     }
     Ok(a)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn round(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 /// A pull_request `opened` delivery for repository `repo` with number `number`.

@@ -244,6 +244,26 @@ fn container(ctx: &RunContext<'_>, k: &KubernetesExecutor) -> Result<Option<Stri
 const MAX_EXEC_OUTPUT: usize = 64 * 1024;
 /// Longest a command may run when the Action sets no timeout.
 const DEFAULT_EXEC_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+const DEFAULT_EXEC_LIMIT_TEXT: &str = "10m";
+
+/// Reads a stream to its end, keeping the first [`MAX_EXEC_OUTPUT`] bytes and counting the rest.
+async fn read_bounded<R: tokio::io::AsyncRead + Unpin>(r: Option<R>) -> (Vec<u8>, usize) {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let mut dropped = 0usize;
+    if let Some(mut r) = r {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = r.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let room = MAX_EXEC_OUTPUT.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..n.min(room)]);
+            dropped += n.saturating_sub(room);
+        }
+    }
+    (kept, dropped)
+}
 
 /// Runs the attempt's recorded command (rendered before the write-ahead, so the audit log has
 /// exactly what ran) in the pod, non-interactively, and waits for its exit status.
@@ -254,7 +274,6 @@ async fn exec(
     namespace: &str,
     name: &str,
 ) -> Result<Progress, ExecError> {
-    use tokio::io::AsyncReadExt;
     let command = execution.command.clone();
     if command.is_empty() || command[0].trim().is_empty() {
         return Err(ExecError::Invalid(
@@ -274,34 +293,19 @@ async fn exec(
     if let Some(c) = &container {
         ap = ap.container(c.clone());
     }
-    let limit = nexus_api::integrations::common::parse_duration(&ctx.action.timeout)
-        .unwrap_or(DEFAULT_EXEC_LIMIT);
+    let (limit, limit_text) =
+        match nexus_api::integrations::common::parse_duration(&ctx.action.timeout) {
+            Some(d) => (d, ctx.action.timeout.as_str()),
+            None => (DEFAULT_EXEC_LIMIT, DEFAULT_EXEC_LIMIT_TEXT),
+        };
     let mut process = Api::<Pod>::namespaced(ctx.client.clone(), namespace)
         .exec(name, command.clone(), &ap)
         .await
         .map_err(kube_err(&what))?;
-    let (mut stdout, mut stderr) = (process.stdout(), process.stderr());
+    let (stdout, stderr) = (process.stdout(), process.stderr());
     let status = process.take_status();
     let collect = async {
-        let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| async move {
-            let mut kept = Vec::new();
-            let mut dropped = 0usize;
-            if let Some(mut r) = r {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = r.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let room = MAX_EXEC_OUTPUT.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                    dropped += n.saturating_sub(room);
-                }
-            }
-            (kept, dropped)
-        };
-        let boxed =
-            |r: Option<_>| r.map(|r| Box::new(r) as Box<dyn tokio::io::AsyncRead + Send + Unpin>);
-        let (out, err) = tokio::join!(read(boxed(stdout.take())), read(boxed(stderr.take())));
+        let (out, err) = tokio::join!(read_bounded(stdout), read_bounded(stderr));
         let status = match status {
             Some(s) => s.await,
             None => None,
@@ -314,9 +318,8 @@ async fn exec(
         process.abort();
         return Ok(Progress::Failed {
             message: format!(
-                "{what}: the command was still running after {}; the connection was closed, \
-                 the process may still run in the container",
-                humantime(limit)
+                "{what}: the command was still running after {limit_text}; the connection was \
+                 closed, the process may still run in the container"
             ),
             log: Vec::new(),
         });
@@ -384,15 +387,6 @@ fn exit_code(
                 .clone()
                 .unwrap_or_else(|| "the command failed without an exit code".into()),
         ),
-    }
-}
-
-fn humantime(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
     }
 }
 
