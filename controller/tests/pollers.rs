@@ -31,7 +31,7 @@ use nexus_controller::ingestion::{
     registry::{IntegrationKey, IntegrationKind},
     status::StatusBook,
 };
-use nexus_ingest::{Change, Target};
+use nexus_ingest::{Change, Target, change::AZURE_SOURCE};
 use serde_json::{Value, json};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
@@ -74,6 +74,34 @@ impl Sink for Recorder {
             self.batches.lock().unwrap().push(changes.to_vec());
             Ok(changes.len())
         })
+    }
+
+    /// What the catalog would hold: the AzureResources upserted as `nexus-azure` with that
+    /// source annotation, minus those deleted since.
+    fn azure_resources_of(&self, source: &str) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for c in self.all() {
+            match c {
+                Change::Upsert(u)
+                    if u.kind() == "AzureResource"
+                        && u.object["metadata"]["labels"]["app.kubernetes.io/managed-by"]
+                            == "nexus-azure"
+                        && u.object["metadata"]["annotations"][AZURE_SOURCE] == source =>
+                {
+                    let id = u.object["spec"]["resourceId"].as_str().unwrap().to_string();
+                    if !ids.iter().any(|i| i.eq_ignore_ascii_case(&id)) {
+                        ids.push(id);
+                    }
+                }
+                Change::Gone(g) if g.delete => {
+                    if let Target::AzureResourceId { id } = &g.target {
+                        ids.retain(|i| !i.eq_ignore_ascii_case(id));
+                    }
+                }
+                _ => {}
+            }
+        }
+        ids
     }
 }
 
@@ -126,6 +154,8 @@ fn key(kind: IntegrationKind) -> IntegrationKey {
 
 #[derive(Clone, Debug)]
 struct Seen {
+    /// When the server received the request.
+    at: Instant,
     method: Method,
     path: String,
     query: String,
@@ -177,6 +207,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let seen = Seen {
+        at: Instant::now(),
         method,
         path: uri.path().to_string(),
         query: uri.query().unwrap_or("").to_string(),
@@ -508,7 +539,10 @@ async fn github_full_sync_then_etags_then_restart() {
     assert_eq!(status.sync_state(&k), (true, Some(4999)));
     let cursors = status.cursors(&k);
     assert!(cursors["repositoryFingerprints"].starts_with("octocat/Hello-World="));
-    assert!(cursors.contains_key("repositoriesETag"));
+    assert!(
+        !cursors.contains_key("repositoriesETag"),
+        "a restart could not use it"
+    );
     assert!(cursors.contains_key("lastFullSync"));
 
     // Second sync in the same process: every answer is 304 → nothing parsed or applied, the
@@ -843,6 +877,144 @@ async fn github_429_retry_after_waits_then_succeeds() {
     assert!(sink.batches() > 0);
 }
 
+/// The installation listing as the fake serves it by default.
+fn listing_body() -> Vec<u8> {
+    let items: Value =
+        serde_json::from_slice(&corpus("github-rest-api/minimal-repository-items.json")).unwrap();
+    serde_json::to_vec(&json!({"total_count": 1, "repositories": items})).unwrap()
+}
+
+/// The requests the fake received for `path`, in order.
+fn requests_to(log: &Arc<Mutex<Vec<Seen>>>, path: &str) -> Vec<Seen> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path == path)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn github_primary_limit_exhausted_waits_for_the_reset() {
+    let gh = github().await;
+    // The listing spends the last request of the window, which resets this second: the next
+    // call waits for the reset (one second past it) instead of drawing a 403.
+    let reset = jiff::Timestamp::now().as_second();
+    gh.listing.lock().unwrap().push_back(
+        Reply::bytes(200, listing_body())
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", reset.to_string()),
+    );
+    let sink = Arc::new(Recorder::default());
+    let status = StatusBook::default();
+    let k = key(IntegrationKind::GitHub);
+    let mut p = github_poller(&gh, Some(1), &sink, &status, &BTreeMap::new(), |_| {});
+    p.sync().await.unwrap();
+    assert!(
+        status.last_error(&k).is_none(),
+        "{:?}",
+        status.last_error(&k)
+    );
+    let seen = gh.log.lock().unwrap().clone();
+    let listing = seen
+        .iter()
+        .position(|s| s.path == "/installation/repositories")
+        .unwrap();
+    assert_eq!(
+        requests_to(&gh.log, "/installation/repositories").len(),
+        1,
+        "an exhausted limit on a 200 is no reason to repeat the call"
+    );
+    let next = seen
+        .get(listing + 1)
+        .expect("the sync went on after the reset");
+    assert!(
+        next.path.starts_with("/repos/octocat/Hello-World"),
+        "{next:?}"
+    );
+    // A lower bound only: a sleep may last longer, never shorter.
+    assert!(next.at.duration_since(seen[listing].at) >= Duration::from_secs(1));
+    assert!(sink.batches() > 0);
+    assert_eq!(status.sync_state(&k), (true, Some(4999)), "later answers");
+
+    // A reset further away than the poller may wait: no further call is sent, the sync fails
+    // naming the call it held back, and status keeps the exhausted limit.
+    let far = jiff::Timestamp::now().as_second() + 3600;
+    gh.listing.lock().unwrap().push_back(
+        Reply::bytes(200, listing_body())
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", far.to_string()),
+    );
+    let status = StatusBook::default();
+    let mut p = github_poller(&gh, Some(1), &sink, &status, &BTreeMap::new(), |e| {
+        e.http.max_wait = Duration::from_secs(5);
+    });
+    let before = gh.log.lock().unwrap().len();
+    assert!(p.sync().await.is_err());
+    let calls = paths(&gh.log)[before..].to_vec();
+    assert_eq!(
+        calls,
+        [
+            "POST /app/installations/1/access_tokens",
+            "GET /installation/repositories"
+        ]
+    );
+    let err = status.last_error(&k).unwrap();
+    assert!(
+        err.starts_with("GET /repos/octocat/Hello-World/")
+            && err.contains("rate limited; retry in")
+            && err.ends_with("is longer than the 5s the poller waits"),
+        "{err}"
+    );
+    assert_eq!(status.sync_state(&k), (false, Some(0)));
+}
+
+#[tokio::test]
+async fn github_403_secondary_limit_retry_after_waits_then_succeeds() {
+    let gh = github().await;
+    let secondary = |retry_after: &str| {
+        Reply::json(
+            403,
+            &json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}),
+        )
+        .header("retry-after", retry_after.to_string())
+        .header("x-ratelimit-remaining", "4321")
+        .header("x-ratelimit-reset", "4102444800")
+    };
+    gh.listing.lock().unwrap().push_back(secondary("1"));
+    let sink = Arc::new(Recorder::default());
+    let status = StatusBook::default();
+    let k = key(IntegrationKind::GitHub);
+    let mut p = github_poller(&gh, Some(1), &sink, &status, &BTreeMap::new(), |_| {});
+    p.sync().await.unwrap();
+    assert!(
+        status.last_error(&k).is_none(),
+        "{:?}",
+        status.last_error(&k)
+    );
+    let listings = requests_to(&gh.log, "/installation/repositories");
+    assert_eq!(listings.len(), 2, "the 403, then the same call once more");
+    assert!(listings[1].at.duration_since(listings[0].at) >= Duration::from_secs(1));
+    assert!(sink.batches() > 0);
+
+    // Retry-After longer than the poller waits: not retried, the error names the call and the
+    // wait, and status shows what the 403 said of the primary limit.
+    gh.listing.lock().unwrap().push_back(secondary("3600"));
+    let status = StatusBook::default();
+    let sink = Arc::new(Recorder::default());
+    let mut p = github_poller(&gh, Some(1), &sink, &status, &BTreeMap::new(), |e| {
+        e.http.max_wait = Duration::from_secs(5);
+    });
+    assert!(p.sync().await.is_err());
+    assert_eq!(requests_to(&gh.log, "/installation/repositories").len(), 3);
+    assert_eq!(
+        status.last_error(&k).unwrap(),
+        "GET /installation/repositories: rate limited; retry in 3600s is longer than the 5s the poller waits"
+    );
+    assert_eq!(status.sync_state(&k), (false, Some(4321)));
+    assert_eq!(sink.batches(), 0);
+}
+
 #[tokio::test]
 async fn github_5xx_backs_off_then_succeeds() {
     let gh = github().await;
@@ -1029,6 +1201,133 @@ async fn resource_graph_pages_with_skip_token_and_reports_gone() {
             .count(),
         1
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn resource_graph_restart_reports_what_was_deleted_while_down() {
+    let answer = Arc::new(Mutex::new(example_body(
+        "azure-resource-graph/ResourcesBasicQuery.2024-04-01.json",
+    )));
+    let a = answer.clone();
+    let handler: Handler = Arc::new(move |s: &Seen| {
+        if s.path.ends_with("/oauth2/v2.0/token") {
+            return Reply::json(
+                200,
+                &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "arm-token"}),
+            );
+        }
+        Reply::json(200, &a.lock().unwrap())
+    });
+    let (base, _log) = serve(handler).await;
+    let dir = std::env::temp_dir().join(format!("nexus-pollers-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("azure-identity-token");
+    std::fs::write(&token_file, "federated.jwt.value\n").unwrap();
+    let spec: AzureSubscriptionSourceSpec = serde_json::from_value(json!({
+        "subscriptions": ["cfbbd179-59d2-4052-aa06-9270a38aa9d6"],
+        "namespaces": {"default": "azure"},
+        "auth": {"tenantId": "tenant-1", "clientId": "client-1", "workloadIdentity": true, "authorityHost": base},
+        "armUrl": base,
+        "deleteMissing": true,
+    }))
+    .unwrap();
+    // One catalog (the recorder) and one status across the restart.
+    let sink = Arc::new(Recorder::default());
+    let status = StatusBook::default();
+    let k = key(IntegrationKind::AzureSubscription);
+    let poller = |cursors: &BTreeMap<String, String>| {
+        let mut p = AzurePoller::new(
+            k.clone(),
+            spec.clone(),
+            env(sink.clone(), &[], &status),
+            cursors,
+        )
+        .unwrap();
+        p.entra_mut().set_token_file(&token_file);
+        p
+    };
+    let gone_since = |from: usize| -> Vec<nexus_ingest::Gone> {
+        sink.batches.lock().unwrap()[from..]
+            .iter()
+            .flatten()
+            .filter_map(|c| match c {
+                Change::Gone(g) => Some(g.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+
+    let mut p = poller(&BTreeMap::new());
+    p.sync().await.unwrap();
+    let upserts: Vec<nexus_ingest::Upsert> = sink
+        .all()
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::Upsert(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(upserts.len(), 3);
+    for u in &upserts {
+        assert_eq!(
+            u.object["metadata"]["annotations"][AZURE_SOURCE],
+            "nexus-system/test"
+        );
+    }
+    assert!(gone_since(0).is_empty(), "nothing to compare with yet");
+    let synced_at = status.cursors(&k)["resourceGraphSyncedAt"].clone();
+    // Another source's resource in the same catalog: not this source's to report gone.
+    let mut other = upserts[0].clone();
+    other.object["spec"]["resourceId"] = json!(
+        "/subscriptions/cfbbd179-59d2-4052-aa06-9270a38aa9d6/resourceGroups/RG9/providers/Microsoft.Network/virtualNetworks/elsewhere"
+    );
+    other.object["metadata"]["annotations"][AZURE_SOURCE] = json!("nexus-system/other");
+    sink.batches
+        .lock()
+        .unwrap()
+        .push(vec![Change::Upsert(other)]);
+
+    // The controller stops; meanwhile myVnet is deleted in Azure. A new poller starts from
+    // the stored cursors, with nothing in memory.
+    drop(p);
+    {
+        let mut body = answer.lock().unwrap();
+        body["data"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|r| r["name"] != "myVnet");
+        body["count"] = json!(2);
+        body["totalRecords"] = json!(2);
+    }
+    let mut p = poller(&status.cursors(&k));
+    let before = sink.batches();
+    p.sync().await.unwrap();
+    let gone = gone_since(before);
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    let Target::AzureResourceId { id } = &gone[0].target else {
+        panic!("{gone:?}")
+    };
+    assert!(
+        id.eq_ignore_ascii_case(
+            "/subscriptions/cfbbd179-59d2-4052-aa06-9270a38aa9d6/resourceGroups/RG2/providers/Microsoft.Network/virtualNetworks/myVnet"
+        ),
+        "{id}"
+    );
+    assert!(
+        gone[0].delete,
+        "deleteMissing (the applier deletes only what Nexus created)"
+    );
+    assert!(
+        gone[0].reason.contains(&synced_at),
+        "the reason names the last complete sync before the restart: {}",
+        gone[0].reason
+    );
+
+    // From then on the poller compares with its own previous result: nothing more is gone.
+    let before = sink.batches();
+    p.sync().await.unwrap();
+    assert!(gone_since(before).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

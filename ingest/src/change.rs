@@ -43,6 +43,11 @@ pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const EXTERNAL_ID: &str = "nexus.dev/external-id";
 /// Annotation holding the source's web URL of a discovered object.
 pub const SOURCE_URL: &str = "nexus.dev/source-url";
+/// Annotation naming the AzureSubscriptionSource (`<namespace>/<name>`) whose poller wrote a
+/// discovered AzureResource. The managed-by label says only "Resource Graph"; with several
+/// sources, a restarted poller needs this to know which stored objects its own result must
+/// still contain, so it never reports another source's resources gone.
+pub const AZURE_SOURCE: &str = "nexus.dev/azure-subscription-source";
 
 /// The result of parsing one payload.
 #[derive(Clone, Debug, PartialEq)]

@@ -63,6 +63,10 @@ impl Sink for NoSink {
     fn apply<'a>(&'a self, _: &'a [nexus_ingest::Change]) -> BoxFut<'a, Result<usize, String>> {
         Box::pin(async { Ok(0) })
     }
+
+    fn azure_resources_of(&self, _: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl Providers {

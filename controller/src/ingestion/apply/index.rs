@@ -13,7 +13,7 @@ use nexus_api::{
 };
 use nexus_ingest::{
     Source, Target,
-    change::{MANAGED_BY, SOURCE_URL, normalise_repo_url},
+    change::{AZURE_SOURCE, MANAGED_BY, SOURCE_URL, normalise_repo_url},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -236,6 +236,31 @@ impl CatalogIndex {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// Resource ids of the AzureResources the Resource Graph poller of `source`
+    /// (`<namespace>/<name>` of an AzureSubscriptionSource) created: labelled
+    /// `managed-by: nexus-azure` and annotated with that source. Objects someone declares or
+    /// another source created are left out, so they are never reported gone on its word.
+    pub fn azure_resources_of(&self, source: &str) -> Vec<String> {
+        let manager = Source::Azure.manager();
+        self.azure_resources
+            .state()
+            .iter()
+            .filter(|r| {
+                let meta = &r.metadata;
+                meta.labels
+                    .as_ref()
+                    .and_then(|l| l.get(MANAGED_BY))
+                    .is_some_and(|m| m == manager)
+                    && meta
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(AZURE_SOURCE))
+                        .is_some_and(|s| s == source)
+            })
+            .map(|r| r.spec.resource_id.clone())
+            .collect()
     }
 
     fn ado_pipelines(&self, org: &str, project: &str, id: i64) -> Vec<Arc<Pipeline>> {

@@ -1,17 +1,29 @@
 //! Azure Resource Graph poller: `POST {armUrl}/providers/Microsoft.ResourceGraph/resources`
 //! with an Entra token for ARM, following `$skipToken` pages and applying each page.
 //!
-//! Disappearances: the ids of a full sync are kept **in memory only**, and a resource is
-//! reported gone (`delete: spec.deleteMissing`) when the previous full sync of this process
-//! saw it and the current one does not. So Gone needs two consecutive complete syncs in the same
-//! process: nothing is deleted on the word of a single poll after a restart, and no unbounded id
-//! set is written to status. A truncated result (`resultTruncated`) or a failed page is not a
-//! complete sync and reports nothing gone. Cursor: `resourceGraphSyncedAt`.
+//! Every AzureResource this poller writes carries the annotation
+//! `nexus.dev/azure-subscription-source: <namespace>/<name>` of its source.
+//!
+//! Disappearances: a resource is reported gone (`delete: spec.deleteMissing`) when the previous
+//! complete sync had it and the current one does not. "Previous" is the ids of the last complete
+//! sync of this poller, kept in memory; on the first complete sync after the poller starts
+//! (controller start, leadership change, spec change) it is the catalog instead: the
+//! AzureResources labelled `managed-by: nexus-azure` and annotated with this source, so a
+//! resource deleted while no poller ran is still reported. No unbounded id set is written to
+//! status. Resources declared elsewhere (GitOps, Terraform) that this source only reported on are
+//! in the in-memory set only, so across a restart they are noticed from the second sync on.
+//! A truncated result (`resultTruncated`) or a failed page is not a complete sync and reports
+//! nothing gone.
+//!
+//! Cursor `resourceGraphSyncedAt`: the time of the last complete sync, read back on start and
+//! named in the reason of what is reported gone, so `status.sourceGone` tells how long the
+//! resource may have been gone before Nexus noticed (across a restart, that can be long).
 
 use std::collections::{BTreeMap, HashSet};
 
 use nexus_api::integrations::AzureSubscriptionSourceSpec;
-use nexus_ingest::{Change, Gone, Source, Target};
+use nexus_ingest::{Change, Gone, Source, Target, change::AZURE_SOURCE};
+use serde_json::Value;
 
 use super::{
     Env, PollError, SyncReport,
@@ -23,6 +35,7 @@ use crate::ingestion::registry::{IntegrationKey, azure_context};
 pub const API_VERSION: &str = "2022-10-01";
 const PAGE_SIZE: u32 = 1000;
 const MAX_PAGES: usize = 1000;
+pub const SYNCED_AT: &str = "resourceGraphSyncedAt";
 
 pub struct AzurePoller {
     key: IntegrationKey,
@@ -30,8 +43,12 @@ pub struct AzurePoller {
     env: Env,
     http: HttpClient,
     entra: EntraToken,
-    /// Lower-cased ids of the last complete sync in this process.
+    /// `<namespace>/<name>` of the source: the value of the [`AZURE_SOURCE`] annotation.
+    source: String,
+    /// Lower-cased ids of the last complete sync of this poller; None until it has made one.
     last_ids: Option<HashSet<String>>,
+    /// When the last complete sync finished (the [`SYNCED_AT`] cursor), if ever.
+    synced_at: Option<String>,
 }
 
 impl AzurePoller {
@@ -39,11 +56,13 @@ impl AzurePoller {
         key: IntegrationKey,
         spec: AzureSubscriptionSourceSpec,
         env: Env,
-        _cursors: &BTreeMap<String, String>,
+        cursors: &BTreeMap<String, String>,
     ) -> Result<Self, PollError> {
         let http = env.client(&key, "azure")?;
         Ok(AzurePoller {
             entra: EntraToken::new(&spec.auth, ARM_SCOPE),
+            source: format!("{}/{}", key.namespace, key.name),
+            synced_at: cursors.get(SYNCED_AT).cloned(),
             key,
             spec,
             env,
@@ -101,22 +120,20 @@ impl AzurePoller {
             let page = nexus_ingest::azure::resource_graph_page(&resp.body, &ctx)
                 .map_err(|e| HttpError::parse(&resp.call, e))?;
             complete &= !page.truncated;
-            let changes = page.outcome.changes();
-            for c in changes {
+            let mut changes = page.outcome.changes().to_vec();
+            for c in &mut changes {
                 if let Change::Upsert(u) = c
-                    && let Some(id) = u
-                        .object
-                        .pointer("/spec/resourceId")
-                        .and_then(|v| v.as_str())
+                    && let Some(id) = u.object.pointer("/spec/resourceId").and_then(Value::as_str)
                 {
                     seen.insert(id.to_ascii_lowercase());
+                    mark_source(&mut u.object, &self.source);
                 }
             }
             if !changes.is_empty() {
                 report.batches += 1;
                 report.changes += changes.len();
                 self.env
-                    .apply(&self.key, "Resource Graph page", changes)
+                    .apply(&self.key, "Resource Graph page", &changes)
                     .await?;
             }
             skip = page.skip_token;
@@ -131,34 +148,62 @@ impl AzurePoller {
             tracing::warn!(integration = %self.key, "Resource Graph result incomplete: nothing reported gone");
             return Ok(());
         }
-        if let Some(last) = &self.last_ids {
-            let mut gone: Vec<&String> = last.difference(&seen).collect();
-            gone.sort();
-            let changes: Vec<Change> = gone
+        let previous: HashSet<String> = match self.last_ids.take() {
+            Some(ids) => ids,
+            // The first complete sync of this poller: what the catalog holds from this source
+            // stands in for the result before the start.
+            None => self
+                .env
+                .sink
+                .azure_resources_of(&self.source)
                 .into_iter()
-                .map(|id| {
-                    Change::Gone(Gone {
-                        source: Source::Azure,
-                        target: Target::AzureResourceId { id: id.clone() },
-                        reason: "no longer reported by Azure Resource Graph".into(),
-                        delete: self.spec.delete_missing,
-                    })
-                })
-                .collect();
-            if !changes.is_empty() {
-                report.batches += 1;
-                report.changes += changes.len();
-                self.env
-                    .apply(&self.key, "resources no longer reported", &changes)
-                    .await?;
+                .map(|id| id.to_ascii_lowercase())
+                .collect(),
+        };
+        let reason = match &self.synced_at {
+            Some(at) => {
+                format!("no longer reported by Azure Resource Graph (previous complete sync: {at})")
             }
+            None => "no longer reported by Azure Resource Graph".to_string(),
+        };
+        let mut gone: Vec<&String> = previous.difference(&seen).collect();
+        gone.sort();
+        let changes: Vec<Change> = gone
+            .into_iter()
+            .map(|id| {
+                Change::Gone(Gone {
+                    source: Source::Azure,
+                    target: Target::AzureResourceId { id: id.clone() },
+                    reason: reason.clone(),
+                    delete: self.spec.delete_missing,
+                })
+            })
+            .collect();
+        if !changes.is_empty() {
+            report.batches += 1;
+            report.changes += changes.len();
+            // On failure `last_ids` stays None: the next sync compares with the catalog again.
+            self.env
+                .apply(&self.key, "resources no longer reported", &changes)
+                .await?;
         }
         self.last_ids = Some(seen);
-        self.env.status.cursor(
-            &self.key,
-            "resourceGraphSyncedAt",
-            super::github::rfc3339_now(),
-        );
+        let now = super::github::rfc3339_now();
+        self.env.status.cursor(&self.key, SYNCED_AT, now.clone());
+        self.synced_at = Some(now);
         Ok(())
+    }
+}
+
+/// Sets the [`AZURE_SOURCE`] annotation on an upserted object.
+fn mark_source(object: &mut Value, source: &str) {
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(a) = annotations.as_object_mut() {
+        a.insert(AZURE_SOURCE.into(), Value::String(source.into()));
     }
 }

@@ -245,14 +245,10 @@ impl GitHubPoller {
         ));
         let mut listed: Vec<Value> = Vec::new();
         let mut unchanged = true;
-        let mut first_etag = None;
         let mut pages = 0;
         while let Some(u) = url.take() {
             pages += 1;
             let resp = self.http.send(&self.req(u, &auth)).await?;
-            if pages == 1 {
-                first_etag = resp.etag.clone();
-            }
             unchanged &= resp.not_modified;
             let v = resp.json()?;
             let items = v
@@ -347,10 +343,9 @@ impl GitHubPoller {
         }
         // 5. Cursors.
         let status = &self.env.status;
+        // No ETag of the listing is kept: after a restart the cached body a 304 would stand
+        // for is gone, and every sync needs the listing itself to walk the repositories.
         status.cursor(&self.key, "lastFullSync", rfc3339_now());
-        if let Some(e) = first_etag {
-            status.cursor(&self.key, "repositoriesETag", e);
-        }
         status.cursor(
             &self.key,
             "repositoryFingerprints",

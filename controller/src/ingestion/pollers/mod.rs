@@ -51,6 +51,13 @@ pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Sink: Send + Sync {
     /// Applies a batch; the number of writes made.
     fn apply<'a>(&'a self, changes: &'a [Change]) -> BoxFut<'a, Result<usize, String>>;
+
+    /// Resource ids of the AzureResources the AzureSubscriptionSource `source`
+    /// (`<namespace>/<name>`) created, as the catalog holds them now. The Resource Graph poller
+    /// compares its first complete result after a start with them: its in-memory view of the
+    /// previous result is gone then, and without this a resource deleted while no poller ran
+    /// would never be reported gone.
+    fn azure_resources_of(&self, source: &str) -> Vec<String>;
 }
 
 impl Sink for Applier {
@@ -61,6 +68,12 @@ impl Sink for Applier {
                 .map(|a| a.written)
                 .map_err(|e| e.to_string())
         })
+    }
+
+    fn azure_resources_of(&self, source: &str) -> Vec<String> {
+        // Pollers start only once the catalog stores have listed (Ingestion::run_pollers), so
+        // an empty answer means none, not "not loaded yet".
+        self.index.azure_resources_of(source)
     }
 }
 
