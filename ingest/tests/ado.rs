@@ -389,6 +389,260 @@ fn release_deployment_goes_to_components_and_environment() {
     assert_eq!(item(env), &record);
 }
 
+/// A service-hook delivery built from its parts, in the envelope shape of Microsoft's service
+/// hook event reference (no corpus file exists for these events).
+fn delivery(event: &str, message_html: &str, resource: Value, created: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": "1f04688d-98bb-4206-850f-43389f4c8cb4",
+        "eventType": event,
+        "publisherId": "rm",
+        "message": {"text": "", "html": message_html, "markdown": ""},
+        "resource": resource,
+        "resourceVersion": "3.0-preview.1",
+        "resourceContainers": {
+            "collection": {"id": "c12d0eb8-e382-443b-9f9c-c52cba5014c2"},
+            "account": {"id": "f844ec47-a9db-4511-8281-8b63f4eaf94e"},
+            "project": {"id": "be9b3917-87e6-42a4-a549-2bc06a7a878f"}
+        },
+        "createdDate": created
+    }))
+    .expect("json")
+}
+
+#[test]
+fn release_deployment_started_records_a_queued_deployment() {
+    // The documented shape: the stage (`environment`) with its release, an empty top-level
+    // release that carries only the definition, and the project by name.
+    let body = delivery(
+        "ms.vss-release.deployment-started-event",
+        "Deployment on stage <a href='http://fabfiber.visualstudio.com/Fabrikam-Fiber-Git/_apps/hub/ms.vss-releaseManagement-web.hub-explorer?_a=environment-summary&definitionEnvironmentId=1&definitionId=4'>Dev</a> started.",
+        json!({
+            "environment": {
+                "id": 5,
+                "releaseId": 0,
+                "name": "Dev",
+                "status": "queued",
+                "preDeployApprovals": [],
+                "deploySteps": [],
+                "rank": 1,
+                "definitionEnvironmentId": 1,
+                "owner": {"displayName": "Chuck Reinhart", "id": "4247c988-4060-4712-abca-ff44681dd78a"},
+                "release": {
+                    "id": 5,
+                    "name": "Release-5",
+                    "_links": {"web": {"href": "https://fabfiber.visualstudio.com/Fabrikam-Fiber-Git/_release?releaseId=5&_a=release-summary"}}
+                }
+            },
+            "release": {
+                "id": 0,
+                "name": null,
+                "status": "undefined",
+                "environments": [],
+                "releaseDefinition": {"id": 1, "name": "Fabrikam.CD", "projectReference": null, "_links": {}},
+                "_links": {}
+            },
+            "project": {"id": "00000000-0000-0000-0000-000000000000", "name": "Fabrikam"}
+        }),
+        "2019-10-10T17:49:39.157Z",
+    );
+    let Ok(Outcome::Changes(c)) = ado::service_hook(&body, &ctx()) else {
+        panic!("changes expected")
+    };
+    assert_eq!(c.len(), 2);
+    let record = json!({
+        "id": "ado:Fabrikam:5:5",
+        "environment": "Dev",
+        "version": "Release-5",
+        "status": "queued",
+        "createdAt": "2019-10-10T17:49:39Z",
+        "updatedAt": "2019-10-10T17:49:39Z",
+        "url": "https://fabfiber.visualstudio.com/Fabrikam-Fiber-Git/_release?releaseId=5&_a=release-summary"
+    });
+    let components = facts(&c[0]);
+    assert_eq!(
+        components.target,
+        Target::ComponentsOfPipeline {
+            organization: "fabfiber".into(),
+            project: "Fabrikam".into(),
+            definition_id: 1
+        }
+    );
+    assert_eq!(item(components), &record);
+    let env = facts(&c[1]);
+    assert_eq!(
+        env.target,
+        Target::Environment {
+            namespace: None,
+            name: "Dev".into()
+        }
+    );
+    assert_eq!(item(env), &record);
+}
+
+/// A release approval delivery in the documented shape (`resource.approval`, the release, the
+/// project by name); `id` is the approval id.
+fn release_approval(event: &str, id: i64, status: &str) -> Vec<u8> {
+    let definition = json!({
+        "id": 1,
+        "name": "Fabrikam.CD",
+        "url": "http://vsrm.dev.azure.com/fabfiber/DefaultCollection/Fabrikam-Fiber-Git/_apis/Release/definitions/1"
+    });
+    delivery(
+        event,
+        "Pre deployment approval pending for release <a href='http://vsrm.dev.azure.com/fabfiber/DefaultCollection/Fabrikam-Fiber-Git/_apis/Release/releases/1'>Release-1</a> on environment <a href='http://vsrm.dev.azure.com/fabfiber/DefaultCollection/Fabrikam-Fiber-Git/_apps/hub/ms.vss-releaseManagement-web.hub-explorer?_a=environment-summary&definitionEnvironmentId=8&definitionId=1'>Dev</a>.",
+        json!({
+            "approval": {
+                "id": id,
+                "revision": 0,
+                "approver": {"id": "4247c988-4060-4712-abca-ff44681dd78a", "displayName": "Chuck Reinhart"},
+                "approvalType": "preDeploy",
+                "createdOn": "2016-01-21T08:19:17.26Z",
+                "modifiedOn": "2016-01-21T08:19:17.26Z",
+                "status": status,
+                "comments": "",
+                "isAutomated": false,
+                "attempt": 0,
+                "rank": 1,
+                "release": {"id": 1, "name": "Release-1"},
+                "releaseDefinition": definition,
+                "releaseEnvironment": {"id": 8, "name": "Dev"}
+            },
+            "release": {
+                "id": 1,
+                "name": "Release-1",
+                "status": "active",
+                "environments": [],
+                "releaseDefinition": definition,
+                "_links": {}
+            },
+            "project": {"id": "00000000-0000-0000-0000-000000000000", "name": "Fabrikam"}
+        }),
+        "2016-09-19T13:03:28.0320509Z",
+    )
+}
+
+#[test]
+fn release_approvals_join_and_leave_the_pending_approvals_of_the_release_pipeline() {
+    let pending = release_approval(
+        "ms.vss-release.deployment-approval-pending-event",
+        42,
+        "pending",
+    );
+    let Ok(Outcome::Changes(c)) = ado::service_hook(&pending, &ctx()) else {
+        panic!("changes expected")
+    };
+    assert_eq!(c.len(), 1);
+    let f = facts(&c[0]);
+    assert_eq!(f.target, pipeline("fabfiber", "Fabrikam", 1));
+    assert_eq!(
+        item(f),
+        &json!({
+            "id": "42",
+            "runId": "1",
+            "stage": "Dev",
+            "approvers": ["Chuck Reinhart"],
+            "createdAt": "2016-01-21T08:19:17Z",
+            "url": "https://dev.azure.com/fabfiber/Fabrikam/_release?releaseId=1&_a=release-summary"
+        })
+    );
+    let completed = release_approval(
+        "ms.vss-release.deployment-approval-completed-event",
+        42,
+        "approved",
+    );
+    let Ok(Outcome::Changes(c)) = ado::service_hook(&completed, &ctx()) else {
+        panic!("changes expected")
+    };
+    let f = facts(&c[0]);
+    assert_eq!(f.target, pipeline("fabfiber", "Fabrikam", 1));
+    assert_eq!(
+        f.lists,
+        vec![ListOp::remove("pendingApprovals", "id", "42")]
+    );
+
+    // The documented samples carry approval id 0: nothing to match a completion to.
+    match ado::service_hook(
+        &release_approval(
+            "ms.vss-release.deployment-approval-pending-event",
+            0,
+            "pending",
+        ),
+        &ctx(),
+    ) {
+        Ok(Outcome::Ignored(r)) => assert!(r.contains("release approval has no id"), "{r}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn restored_work_items_are_upserted_again() {
+    // The documented `workitem.restored` payload: the whole work item, as on creation.
+    let body = serde_json::to_vec(&json!({
+        "id": "1ca023d6-6cff-49dd-b3d1-302b69311810",
+        "eventType": "workitem.restored",
+        "publisherId": "tfs",
+        "scope": "all",
+        "message": {
+            "text": "Bug #5 (Some great new idea!) restored by Jamal Hartnett.",
+            "html": "<a href=\"https://dev.azure.com/fabrikam-fiber-inc/web/wi.aspx?pcguid=74e918bf-3376-436d-bd20-8e8c1287f465&amp;id=5\">Bug #5</a> (Some great new idea!) restored by Jamal Hartnett.",
+            "markdown": ""
+        },
+        "resource": {
+            "id": 5,
+            "rev": 1,
+            "fields": {
+                "System.AreaPath": "FabrikamCloud",
+                "System.TeamProject": "FabrikamCloud",
+                "System.IterationPath": "FabrikamCloud\\Release 1\\Sprint 1",
+                "System.WorkItemType": "Bug",
+                "System.State": "New",
+                "System.Reason": "New defect reported",
+                "System.CreatedDate": "2014-07-15T17:42:44.663Z",
+                "System.CreatedBy": "Jamal Hartnett",
+                "System.ChangedDate": "2014-07-15T17:42:44.663Z",
+                "System.ChangedBy": "Jamal Hartnett",
+                "System.Title": "Some great new idea!"
+            },
+            "_links": {
+                "self": {"href": "https://dev.azure.com/fabrikam-fiber-inc/DefaultCollection/_apis/wit/workItems/5"},
+                "html": {"href": "https://dev.azure.com/fabrikam-fiber-inc/web/wi.aspx?pcguid=d81542e4-cdfa-4333-b082-1ae2d6c3ad16&id=5"}
+            },
+            "url": "https://dev.azure.com/fabrikam-fiber-inc/DefaultCollection/_apis/wit/workItems/5"
+        },
+        "resourceVersion": "1.0",
+        "resourceContainers": {
+            "collection": {"id": "c12d0eb8-e382-443b-9f9c-c52cba5014c2"},
+            "account": {"id": "f844ec47-a9db-4511-8281-8b63f4eaf94e"},
+            "project": {"id": "be9b3917-87e6-42a4-a549-2bc06a7a878f"}
+        },
+        "createdDate": "2016-09-19T13:03:30.1456784Z"
+    }))
+    .expect("json");
+    let Ok(Outcome::Changes(c)) = ado::service_hook(&body, &ctx()) else {
+        panic!("changes expected")
+    };
+    assert_eq!(c.len(), 1, "{c:?}");
+    let u = upsert(&c[0]);
+    assert_eq!(u.kind(), "WorkItem");
+    assert_eq!(u.name(), "ado-fabrikam-fiber-inc-5");
+    assert_eq!(u.namespace(), "catalog");
+    assert_eq!(
+        u.object["spec"],
+        json!({
+            "title": "Some great new idea!",
+            "provider": "azureBoards",
+            "id": 5,
+            "type": "Bug",
+            "state": "New",
+            "organization": "fabrikam-fiber-inc",
+            "project": "FabrikamCloud",
+            "iteration": "FabrikamCloud\\Release 1\\Sprint 1",
+            "areaPath": "FabrikamCloud",
+            "url": "https://dev.azure.com/fabrikam-fiber-inc/FabrikamCloud/_workitems/edit/5"
+        })
+    );
+}
+
 fn work_item(rel: &str) -> Value {
     let c = changes(rel);
     assert_eq!(c.len(), 1, "{rel}");

@@ -41,6 +41,10 @@ pub fn service_hook(body: &[u8], ctx: &Context) -> Result<Outcome, IngestError> 
         "ms.vss-release.deployment-started-event" | "ms.vss-release.deployment-completed-event" => {
             releases::deployment_event(&env)
         }
+        "ms.vss-release.deployment-approval-pending-event" => releases::approval_event(&env, true),
+        "ms.vss-release.deployment-approval-completed-event" => {
+            releases::approval_event(&env, false)
+        }
         "workitem.created" | "workitem.updated" | "workitem.restored" | "workitem.commented"
         | "workitem.deleted" => work_items::event(&env, &event, ctx),
         other => Ok(Outcome::ignored(format!(

@@ -1,8 +1,12 @@
 //! Classic release pipelines: deployments of a release to a stage (environment), from service
-//! hooks and from the REST `release/releases` and `release/deployments` lists.
+//! hooks and from the REST `release/releases` and `release/deployments` lists; and the
+//! approvals a release stage waits for, from service hooks.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use nexus_api::facts::{DeploymentRecord, MAX_DEPLOYMENTS};
+use nexus_api::{
+    catalog::pipeline::{MAX_PENDING_APPROVALS, PendingApproval},
+    facts::{DeploymentRecord, MAX_DEPLOYMENTS},
+};
 use serde::Deserialize;
 
 use super::{
@@ -346,6 +350,136 @@ pub(crate) fn deployment_event(env: &Envelope) -> Result<Outcome, IngestError> {
         creator,
     };
     Ok(Outcome::Changes(found.changes()))
+}
+
+/// `resource.approval` of a release approval event (a `ReleaseApproval`: one per approver).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReleaseApproval {
+    #[serde(default)]
+    id: i64,
+    #[serde(default)]
+    approver: Option<Identity>,
+    #[serde(default)]
+    created_on: Option<String>,
+    #[serde(default)]
+    release: Option<ReleaseRef>,
+    #[serde(default)]
+    release_definition: Option<DefRef>,
+    #[serde(default)]
+    release_environment: Option<EnvRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApprovalOptions {
+    #[serde(default)]
+    required_approver_count: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApprovalEvent {
+    approval: ReleaseApproval,
+    #[serde(default)]
+    approval_options: Option<ApprovalOptions>,
+    #[serde(default)]
+    release: Option<ReleaseRef>,
+    #[serde(default)]
+    project: Option<ProjectRef>,
+}
+
+/// `ms.vss-release.deployment-approval-pending-event` / `deployment-approval-completed-event`:
+/// the same `status.pendingApprovals` as run-stage approvals, on the Pipeline a release's
+/// deployments go to (the one whose `spec.azurePipelines.definitionId` is the release
+/// definition id). A pending approval joins the list (id: the approval id, `runId`: the
+/// release id, `stage`: the release stage, `approvers`: the one approver it asks — Azure DevOps
+/// sends one approval per approver), a completed one (approved, rejected, reassigned, …)
+/// leaves it. An approval without an id (0, as in the documented samples) could never be
+/// matched to its completion, and one without a release definition has no Pipeline to go to:
+/// both are ignored with that reason.
+pub(crate) fn approval_event(env: &Envelope, pending: bool) -> Result<Outcome, IngestError> {
+    let ev: ApprovalEvent = env.resource()?;
+    let a = &ev.approval;
+    if a.id <= 0 {
+        return Ok(Outcome::ignored(
+            "release approval has no id (resource.approval.id is 0), so its completion could not be matched to it",
+        ));
+    }
+    let message = env.message_text();
+    let Some(definition_id) = [
+        a.release_definition.as_ref(),
+        ev.release
+            .as_ref()
+            .and_then(|r| r.release_definition.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.id)
+    .find(|id| *id > 0)
+    .or_else(|| query_param_in(&message, "definitionId").and_then(|s| s.parse().ok())) else {
+        return Ok(Outcome::ignored(format!(
+            "release approval {} names no release definition, so Nexus has no Pipeline to attach it to",
+            a.id
+        )));
+    };
+    let release = [ev.release.as_ref(), a.release.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|r| r.id > 0);
+    let origin = Finder::new(None)
+        .urls(env.container_urls())
+        .url(release.and_then(|r| r.links.get("web")))
+        .url(release.and_then(|r| r.url.as_deref()))
+        .url(a.release_definition.as_ref().and_then(|d| d.url.as_deref()))
+        .urls(super::scope::urls_in(&message))
+        .name(ev.project.as_ref().and_then(|p| p.name.as_deref()))
+        .id(ev.project.as_ref().and_then(|p| p.id.as_deref()))
+        .id(env.project_id())
+        .resolve()?;
+    let target = Target::AdoPipeline {
+        organization: origin.organization.clone(),
+        project: origin.project.clone(),
+        definition_id,
+    };
+    let id = a.id.to_string();
+    let op = if pending {
+        let url = release.map(|r| {
+            r.links
+                .get("web")
+                .or(r.web_access_uri.as_deref())
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    origin.web(&format!("_release?releaseId={}&_a=release-summary", r.id))
+                })
+        });
+        let item = PendingApproval {
+            id,
+            run_id: release.map(|r| r.id.to_string()),
+            stage: clip_opt(a.release_environment.as_ref().map(|e| e.name.as_str()), 256),
+            instructions: None,
+            min_required_approvers: ev
+                .approval_options
+                .as_ref()
+                .and_then(|o| o.required_approver_count)
+                .filter(|n| *n > 0),
+            approvers: a.approver.iter().filter_map(Identity::best).collect(),
+            created_at: ts("resource.approval.createdOn", &a.created_on)?,
+            url: url_opt(url.as_deref()),
+        };
+        ListOp::upsert(
+            "pendingApprovals",
+            "id",
+            item,
+            "createdAt",
+            MAX_PENDING_APPROVALS,
+        )
+    } else {
+        ListOp::remove("pendingApprovals", "id", id)
+    };
+    Ok(Outcome::Changes(vec![Change::Facts(
+        Facts::new(Source::AzureDevOps, target).list(op),
+    )]))
 }
 
 /// The first of the timestamps that is present.
