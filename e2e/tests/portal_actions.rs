@@ -222,8 +222,8 @@ async fn request_approve_and_audit_through_the_portal() {
     let (devs, leads) = (format!("devs-{n}"), format!("leads-{n}"));
     // dana runs the action and is a lead too (so only the self-approval rule stops her); lee
     // approves; otto has no RBAC in the namespace.
-    let dana = ap.token("dana", &[&devs, &leads]).unwrap();
-    let lee = ap.token("lee", &[&leads]).unwrap();
+    let dana = ap.token("dana", &[devs.as_str(), leads.as_str()]).unwrap();
+    let lee = ap.token("lee", &[leads.as_str()]).unwrap();
     let otto = ap.token("otto", &["others"]).unwrap();
 
     // The catalogue: the Action, ready and runnable for dana, filtered by target kind.
