@@ -92,6 +92,7 @@ test-e2e: tools ## End-to-end tests against a fresh local control plane
 	$(CARGO) test -p nexus-e2e --test ingestion -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test actions -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test apiserver -- --test-threads=1; \
+	$(CARGO) test -p nexus-e2e --test portal_actions -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test scorecards -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test runbooks -- --test-threads=1; \
 	$(CARGO) test -p nexus-e2e --test insights -- --test-threads=1

@@ -84,6 +84,15 @@ pub struct ServeConfig {
     /// Interval of SSE keep-alive comments.
     #[arg(long, env = "NEXUS_SSE_KEEPALIVE", value_parser = parse_duration, default_value = "15s")]
     pub sse_keepalive: Duration,
+    /// Base URL of the controller's audit endpoint (its webhook listener, e.g.
+    /// `http://nexus-controller-webhooks:8080`): `/api/v1/audit` reads the file audit log there.
+    /// Unset, the portal's audit page answers 503 (not configured).
+    #[arg(long, env = "NEXUS_AUDIT_URL")]
+    pub audit_url: Option<String>,
+    /// File holding the bearer token for `--audit-url` (the controller's `--audit-token-file`;
+    /// re-read on every request).
+    #[arg(long, env = "NEXUS_AUDIT_TOKEN_FILE", requires = "audit_url")]
+    pub audit_token_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub oidc: OidcArgs,

@@ -7,6 +7,7 @@
 //! per-user visibility), `http/` (the two faces, live stream, OpenAPI), `tls/` (rustls,
 //! certificate reload).
 
+pub mod actions;
 pub mod authn;
 pub mod authz;
 pub mod cache;
@@ -55,6 +56,12 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         .write_scorecards()
         .set_retention_days(cfg.insights_retention_days);
     watches.extend(cache::scorecards::spawn(
+        client.clone(),
+        cache.clone(),
+        cfg.watch_namespace.clone(),
+        cancel.clone(),
+    ));
+    watches.extend(cache::actions::spawn(
         client.clone(),
         cache.clone(),
         cfg.watch_namespace.clone(),
@@ -114,6 +121,16 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         front_proxy: Some(front_proxy.clone()),
         bearer: bearer.clone(),
         sse_keepalive: cfg.sse_keepalive,
+        actions: actions::Backends {
+            kube: Some(client.clone()),
+            audit: match &cfg.audit_url {
+                Some(url) => Some(Arc::new(
+                    actions::audit::AuditSource::new(url, cfg.audit_token_file.clone())
+                        .map_err(anyhow::Error::msg)?,
+                )),
+                None => None,
+            },
+        },
     });
 
     let mut servers = tokio::task::JoinSet::new();

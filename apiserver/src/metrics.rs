@@ -145,6 +145,11 @@ impl Metrics {
         self.malformed.with_label_values(&[kind.as_str()]).inc();
     }
 
+    /// A malformed object of a kind outside the catalog (actions).
+    pub fn malformed_object(&self, kind: &str) {
+        self.malformed.with_label_values(&[kind]).inc();
+    }
+
     pub fn watch_event(&self, kind: EntityKind) {
         self.watch_events.with_label_values(&[kind.as_str()]).inc();
     }

@@ -174,6 +174,11 @@ pub struct Config {
     /// on the webhook listener (mount it from a Secret); unset, the endpoint is off.
     #[arg(long, env = "NEXUS_GATE_TOKEN_FILE")]
     pub gate_token_file: Option<std::path::PathBuf>,
+    /// File holding the bearer token nexus-apiserver presents to `GET /audit/entries` on the
+    /// webhook listener (the file audit log, newest first); unset, the endpoint is off. Not the
+    /// gate token: the log names every run and person.
+    #[arg(long, env = "NEXUS_AUDIT_TOKEN_FILE")]
+    pub audit_token_file: Option<std::path::PathBuf>,
     /// Scorecards a promotion must pass when the caller names none: the gate endpoint without
     /// `?scorecard=`, and GitHub deployment protection rules. Comma-separated `name` or
     /// `namespace/name`.
@@ -322,6 +327,12 @@ impl Config {
         if self.gate_token_file.is_some() && self.ingest()?.webhook_addr.is_none() {
             return Err(
                 "--gate-token-file needs --webhook-addr: the gate endpoint is served on the webhook listener"
+                    .into(),
+            );
+        }
+        if self.audit_token_file.is_some() && self.ingest()?.webhook_addr.is_none() {
+            return Err(
+                "--audit-token-file needs --webhook-addr: the audit endpoint is served on the webhook listener"
                     .into(),
             );
         }

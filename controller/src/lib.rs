@@ -56,7 +56,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         checker: gate.clone(),
         token_file: cfg.gate_token_file.clone(),
         defaults: cfg.gate_scorecards.clone(),
-    }));
+    }))
+    .merge(actions::audit_entries::router(Arc::new(
+        actions::audit_entries::AuditEntries {
+            dir: cfg.audit_log_dir.clone(),
+            token_file: cfg.audit_token_file.clone(),
+        },
+    )));
     // The webhook receiver answers on every replica (writes are safe from any of them: status
     // merges carry a resourceVersion precondition); pollers run on the leader only.
     let ingest_cfg = cfg.ingest().map_err(anyhow::Error::msg)?;

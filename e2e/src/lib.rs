@@ -19,7 +19,10 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-pub use steps::{apply_in, kubectl_apply, kubectl_ok, rsa_key, wait_run_phase, wait_some};
+pub use steps::{
+    apply_in, install_policies, kubectl_apply, kubectl_ok, rsa_key, wait_policies_enforced,
+    wait_run_phase, wait_some,
+};
 
 use anyhow::{Context as _, bail};
 use k8s_openapi::api::core::v1::Namespace;

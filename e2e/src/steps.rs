@@ -5,7 +5,7 @@
 
 use std::{future::Future, process::Command, time::Duration};
 
-use crate::{ControllerProcess, kubectl, wait_for};
+use crate::{ControllerProcess, kubectl, repo_root, wait_for};
 
 /// [`wait_for`] for checks that answer "not yet" with `None`.
 pub async fn wait_some<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
@@ -87,4 +87,59 @@ pub async fn wait_run_phase(
     })
     .await
     .unwrap_or_else(|e| panic!("{e}\ncontroller log:\n{}", controller.log_tail()))
+}
+
+/// The chart's admission policies, with the test controller's identity as the status writer.
+pub fn install_policies() {
+    let chart = repo_root().join("charts/nexus");
+    let out = std::process::Command::new("helm")
+        .args(["template", "t"])
+        .arg(&chart)
+        .args([
+            "--show-only",
+            "templates/actions-policies.yaml",
+            "--set",
+            "actions.controllerUsername=nexus-admin",
+        ])
+        .output()
+        .expect("helm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).expect("helm prints text");
+    let (ok, o, e) = kubectl(&["apply", "--server-side", "-f", "-"], Some(&yaml)).expect("kubectl");
+    assert!(ok, "{o}{e}");
+}
+
+/// kube-apiserver enforces a new policy a moment after it is created: probe with a server-side
+/// dry run until a forged requester is refused.
+pub fn wait_policies_enforced(ns: &str) {
+    let probe = "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {name: policy-probe}\nspec: {action: none, requester: somebody-else, inputs: {}}\n";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (ok, _, err) = kubectl(
+            &[
+                "create",
+                "--dry-run=server",
+                "-n",
+                ns,
+                "-f",
+                "-",
+                "--as=policy-probe",
+                "--as-group=system:masters",
+            ],
+            Some(probe),
+        )
+        .expect("kubectl");
+        if !ok && err.contains("spec.requester must be the user creating the run") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "admission policies not enforced after 30s: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

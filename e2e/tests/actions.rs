@@ -9,67 +9,12 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use nexus_e2e::{
-    ControllerOptions, ControllerProcess, TestNamespace, client, kubectl, repo_root, wait_for,
-    wait_run_phase,
+    ControllerOptions, ControllerProcess, TestNamespace, client, install_policies, kubectl,
+    repo_root, wait_for, wait_policies_enforced, wait_run_phase,
 };
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The chart's admission policies, with the test controller's identity as the status writer.
-fn install_policies() {
-    let chart = repo_root().join("charts/nexus");
-    let out = std::process::Command::new("helm")
-        .args(["template", "t"])
-        .arg(&chart)
-        .args([
-            "--show-only",
-            "templates/actions-policies.yaml",
-            "--set",
-            "actions.controllerUsername=nexus-admin",
-        ])
-        .output()
-        .expect("helm");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let yaml = String::from_utf8(out.stdout).unwrap();
-    let (ok, o, e) = kubectl(&["apply", "--server-side", "-f", "-"], Some(&yaml)).unwrap();
-    assert!(ok, "{o}{e}");
-}
-
-/// kube-apiserver enforces a new policy a moment after it is created: probe with a server-side
-/// dry run until a forged requester is refused.
-fn wait_policies_enforced(ns: &str) {
-    let probe = "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {name: policy-probe}\nspec: {action: none, requester: somebody-else, inputs: {}}\n";
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (ok, _, err) = kubectl(
-            &[
-                "create",
-                "--dry-run=server",
-                "-n",
-                ns,
-                "-f",
-                "-",
-                "--as=policy-probe",
-                "--as-group=system:masters",
-            ],
-            Some(probe),
-        )
-        .unwrap();
-        if !ok && err.contains("spec.requester must be the user creating the run") {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "admission policies not enforced after 30s: {err}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 fn apply_as(ns: &str, user: Option<(&str, &[&str])>, yaml: &str) -> (bool, String) {
     let mut args: Vec<String> = vec![

@@ -67,7 +67,12 @@ enum Backend {
     Cluster(Client),
     /// A fixed answer, for benchmarks that measure the query path without a cluster.
     Fixed(bool),
+    /// Answers from a function of the question (unit tests of per-namespace permissions).
+    Rules(Rules),
 }
+
+/// A stand-in for RBAC in tests: who may do what where.
+pub type Rules = Arc<dyn Fn(&UserInfo, &Attributes) -> bool + Send + Sync>;
 
 pub struct Authorizer {
     backend: Backend,
@@ -86,6 +91,11 @@ impl Authorizer {
     /// Answers every question with `allowed` (benchmarks of the query path; never served).
     pub fn fixed(allowed: bool, metrics: Arc<Metrics>) -> Self {
         Self::with_backend(Backend::Fixed(allowed), Duration::from_secs(60), metrics)
+    }
+
+    /// Answers with `rules` (tests that need different answers per user or namespace).
+    pub fn rules(rules: Rules, metrics: Arc<Metrics>) -> Self {
+        Self::with_backend(Backend::Rules(rules), Duration::from_secs(60), metrics)
     }
 
     fn with_backend(backend: Backend, ttl: Duration, metrics: Arc<Metrics>) -> Self {
@@ -149,6 +159,7 @@ impl Authorizer {
         let client = match &self.backend {
             Backend::Cluster(client) => client,
             Backend::Fixed(allowed) => return Ok(*allowed),
+            Backend::Rules(rules) => return Ok(rules(user, a)),
         };
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {

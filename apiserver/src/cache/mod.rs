@@ -2,6 +2,7 @@
 //! change stream. Writers are the per-kind watch loops ([`watch`]); readers are request
 //! handlers, which take the store's read lock for the duration of one query.
 
+pub mod actions;
 pub mod entity;
 pub mod index;
 pub mod scorecards;
@@ -38,6 +39,8 @@ pub struct Cache {
     scorecards: RwLock<ScorecardStore>,
     pub index: SearchIndex,
     changes: broadcast::Sender<Arc<Change>>,
+    /// Actions, runs and approvals (the portal's actions pages); independent of the store.
+    pub actions: actions::ActionCache,
     pub sync: SyncState,
     pub metrics: Arc<Metrics>,
 }
@@ -55,6 +58,7 @@ impl Cache {
             scorecards: RwLock::new(ScorecardStore::default()),
             index,
             changes,
+            actions: actions::ActionCache::default(),
             sync: SyncState::new(),
             metrics,
         };

@@ -24,6 +24,16 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     NotAcceptable(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// kube-apiserver refused an impersonated write: its code, reason and message, verbatim
+    /// (403 incl. admission denials, 422 Invalid, 409 Conflict, 404…).
+    #[error("{message}")]
+    Kube {
+        code: u16,
+        reason: String,
+        message: String,
+    },
 }
 
 impl From<AuthnError> for ApiError {
@@ -52,8 +62,16 @@ impl From<QueryError> for ApiError {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str) {
+    fn parts(&self) -> (StatusCode, &str) {
         match self {
+            ApiError::Kube { code, reason, .. } => (
+                StatusCode::from_u16(*code)
+                    .ok()
+                    .filter(|c| c.is_client_error() || c.is_server_error())
+                    .unwrap_or(StatusCode::BAD_GATEWAY),
+                reason.as_str(),
+            ),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
@@ -67,6 +85,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (code, reason) = self.parts();
+        let reason = reason.to_string();
         let body = json!({
             "kind": "Status",
             "apiVersion": "v1",

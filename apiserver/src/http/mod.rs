@@ -1,11 +1,13 @@
 //! The two faces over the same queries: `aggregated` (kube-apiserver → `portal.nexus.dev`) and
 //! `portal` (`/api/v1`, bearer tokens), plus the live-update stream and the OpenAPI documents.
 
+pub mod actions;
 pub mod aggregated;
 pub mod assets;
 pub mod error;
 pub mod insights;
 pub mod openapi;
+pub mod openapi_actions;
 pub mod params;
 pub mod portal;
 pub mod stream;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub front_proxy: Option<Arc<FrontProxyAuth>>,
     pub bearer: Option<Arc<BearerAuth>>,
     pub sse_keepalive: Duration,
+    /// Writes by impersonation and the audit source (portal actions endpoints).
+    pub actions: crate::actions::Backends,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -323,7 +323,7 @@ pub async fn portal_document() -> Json<Value> {
         q("cursor", "nextCursor of the previous page"),
         q("facets", "false to skip facet counts")
     ]);
-    Json(json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {"title": "Nexus portal API", "version": "v1",
             "description": "Read API of the Nexus catalog. Authenticate with an Entra ID access token (Authorization: Bearer). Every answer carries X-Nexus-Cache-Stale-Seconds and X-Nexus-Cache-Synced headers."},
@@ -358,7 +358,30 @@ pub async fn portal_document() -> Json<Value> {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": schemas("#/components/schemas/")
         }
-    }))
+    });
+    // Self-service actions: their paths and schemas live with their handlers' documentation.
+    for (at, extra) in [
+        ("paths", super::openapi_actions::paths()),
+        (
+            "components",
+            json!({"schemas": super::openapi_actions::schemas()}),
+        ),
+    ] {
+        merge(&mut doc[at], extra);
+    }
+    Json(doc)
+}
+
+/// Adds `extra`'s keys to `into`, recursively for objects.
+fn merge(into: &mut Value, extra: Value) {
+    match (into, extra) {
+        (Value::Object(into), Value::Object(extra)) => {
+            for (k, v) in extra {
+                merge(into.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (into, extra) => *into = extra,
+    }
 }
 
 #[cfg(test)]
@@ -394,5 +417,21 @@ mod tests {
             );
         }
         assert!(portal["components"]["schemas"]["Dashboard"]["properties"]["myDora"].is_object());
+        for (path, verb) in [
+            ("/api/v1/actions", "get"),
+            ("/api/v1/runs/{namespace}", "post"),
+            ("/api/v1/runs/{namespace}/{name}/approvals", "post"),
+            ("/api/v1/approvals/inbox", "get"),
+            ("/api/v1/audit", "get"),
+            ("/api/v1/scorecards/{namespace}", "post"),
+        ] {
+            assert!(portal["paths"][path][verb].is_object(), "{verb} {path}");
+        }
+        // Every schema referred to is defined.
+        let text = portal.to_string();
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
+            assert!(portal["components"]["schemas"][&name].is_object(), "{name}");
+        }
     }
 }

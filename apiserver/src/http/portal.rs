@@ -75,7 +75,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/insights/{view}", get(insights_handler))
         .route("/api/v1/status", get(status_handler))
         .route("/api/v1/stream", get(super::stream::portal_stream))
-        .route("/api/v1/openapi.json", get(super::openapi::portal_document));
+        .route("/api/v1/openapi.json", get(super::openapi::portal_document))
+        .merge(super::actions::routes());
     if state.bearer.as_ref().is_some_and(|b| b.is_dev()) {
         router = router
             .route("/api/v1/dev/users", get(dev_users))
@@ -449,6 +450,7 @@ mod tests {
             front_proxy: None,
             bearer: Some(Arc::new(BearerAuth::Dev(DevAuth::load(&key).unwrap()))),
             sse_keepalive: Duration::from_secs(15),
+            actions: Default::default(),
         });
         (router(state), dev, dir)
     }

@@ -4,6 +4,11 @@
 //! entity}`), `status` (freshness changed: the cache went stale or caught up), and `resync`
 //! (the client fell too far behind and should refetch what it shows). Browsers use a fetch-based
 //! SSE client, since EventSource cannot send the Authorization header.
+//!
+//! Self-service actions ride along: `run` (`{type, namespace, name, phase, action}`) and
+//! `approval` (`{type, namespace, name, run, stage, phase}`, phase being the decision) for
+//! every change the caller may see (RBAC `list` on the resource in its namespace; only the
+//! `namespace` filter applies to them), so a run page follows its run without reloading.
 
 use std::{
     convert::Infallible,
@@ -25,7 +30,11 @@ use super::{ApiError, SharedState, params::Params, portal::authenticate};
 use crate::{
     authn::UserInfo,
     authz::Visibility,
-    cache::{store::Change, sync::Freshness},
+    cache::{
+        actions::{ActionChange, ActionKind},
+        store::Change,
+        sync::Freshness,
+    },
     query::{Summary, parse_kind, parse_ref},
 };
 
@@ -64,6 +73,7 @@ struct Subscription {
     /// Store layout the visibility was derived for; a new (kind, namespace) forces a refresh.
     layout: u64,
     rx: Receiver<Arc<Change>>,
+    actions: Receiver<Arc<ActionChange>>,
     filters: Filters,
     freshness: Option<Freshness>,
     _gauge: ClientGauge,
@@ -94,6 +104,7 @@ pub async fn portal_stream(
         .await?;
     // Subscribe before answering, so nothing between the caller's fetch and this stream is lost.
     let rx = state.cache.subscribe();
+    let actions = state.cache.actions.subscribe();
     state.metrics.stream_clients.inc();
     let subscription = Subscription {
         user: caller.user,
@@ -101,6 +112,7 @@ pub async fn portal_stream(
         refreshed: Instant::now(),
         layout: state.cache.read().layout_version(),
         rx,
+        actions,
         filters,
         freshness: None,
         _gauge: ClientGauge(state.metrics.clone()),
@@ -125,6 +137,20 @@ impl Subscription {
         loop {
             let received = tokio::select! {
                 received = self.rx.recv() => received,
+                action = self.actions.recv() => match action {
+                    Ok(change) => match self.action_event(&change).await {
+                        Some(event) => return Some(event),
+                        None => continue,
+                    },
+                    Err(RecvError::Lagged(missed)) => {
+                        return Some(json_event(
+                            "resync",
+                            &json!({ "missed": missed, "message": "too many changes at once; refetch what you show" }),
+                        ));
+                    }
+                    // The action cache lives as long as the entity cache: treat it the same.
+                    Err(RecvError::Closed) => return None,
+                },
                 () = tokio::time::sleep(STATUS_CHECK) => {
                     let now = self.state.cache.sync.freshness();
                     let was = self.freshness.unwrap_or(now);
@@ -172,6 +198,31 @@ impl Subscription {
                 Err(RecvError::Closed) => return None,
             }
         }
+    }
+
+    /// The `run` or `approval` event for a change the caller may see.
+    async fn action_event(&self, change: &ActionChange) -> Option<Event> {
+        let name = match change.kind {
+            ActionKind::Run => "run",
+            ActionKind::Approval => "approval",
+            ActionKind::Action => return None,
+        };
+        if !(self.filters.namespaces.is_empty()
+            || self.filters.namespaces.contains(&change.namespace))
+        {
+            return None;
+        }
+        // Cached per (user, namespace) by the authorizer, so a burst of changes costs one review.
+        let allowed = crate::actions::access::allowed_in(
+            self.state.resolver.authorizer(),
+            &self.user,
+            "list",
+            change.kind,
+            &change.namespace,
+        )
+        .await
+        .unwrap_or(false);
+        allowed.then(|| json_event(name, &serde_json::to_value(change).unwrap_or_default()))
     }
 
     async fn refresh_visibility(&mut self) {

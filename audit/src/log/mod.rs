@@ -29,6 +29,7 @@
 //! one still starts at a verifiable anchor.
 
 mod azure;
+pub mod read;
 mod sink;
 mod verify;
 mod writer;

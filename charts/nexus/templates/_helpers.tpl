@@ -366,3 +366,17 @@ release namespace.
 {{- define "nexus.ingestion.namespace" -}}
 {{- default .Release.Namespace .Values.ingestion.namespace }}
 {{- end }}
+
+{{/*
+"true" when the controller serves the file audit log to nexus-apiserver (/audit/entries on the
+webhook listener) for the portal's audit page.
+*/}}
+{{- define "nexus.auditPortal" -}}
+{{- $a := .Values.actions.audit -}}
+{{- if and $a.enabled $a.portal.enabled .Values.ingestion.enabled .Values.apiserver.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the audit endpoint's shared bearer token. */}}
+{{- define "nexus.auditTokenSecret" -}}
+{{- .Values.actions.audit.portal.existingSecret | default (printf "%s-audit-token" (include "nexus.fullname" .)) -}}
+{{- end -}}

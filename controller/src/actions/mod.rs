@@ -12,6 +12,7 @@
 pub mod action;
 pub mod approvals;
 pub mod audit;
+pub mod audit_entries;
 pub mod executors;
 pub mod grants;
 pub mod inputs;

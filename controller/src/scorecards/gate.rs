@@ -422,7 +422,7 @@ fn response(entity: &EntityRef, d: &Decision) -> Value {
 
 /// The token a caller offers: `Authorization: Bearer <token>`, or the password of basic auth
 /// (an Azure DevOps "Generic" service connection sends its password that way).
-fn offered_token(headers: &HeaderMap) -> Option<Vec<u8>> {
+pub(crate) fn offered_token(headers: &HeaderMap) -> Option<Vec<u8>> {
     let auth = headers
         .get(http::header::AUTHORIZATION)?
         .to_str()

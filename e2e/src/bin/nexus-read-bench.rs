@@ -1317,6 +1317,7 @@ async fn in_process(args: &Args) -> anyhow::Result<()> {
         front_proxy: None,
         bearer: Some(Arc::new(BearerAuth::Dev(dev))),
         sse_keepalive: Duration::from_secs(15),
+        actions: Default::default(),
     });
     let (addr, cancel) = start_portal(state, certs)?;
     let target = Target {
