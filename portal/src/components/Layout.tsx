@@ -54,6 +54,8 @@ export function Layout() {
             Dashboard
           </NavLink>
           <NavLink to="/catalog">Catalog</NavLink>
+          <NavLink to="/actions">Actions</NavLink>
+          <NavLink to="/approvals">Approvals</NavLink>
         </nav>
         <SearchBox />
         <LiveIndicator />

@@ -10,6 +10,7 @@ import { Fields, Value } from "../components/Value";
 import { entityPath, kindLabel, teamPath, type Ref } from "../lib/refs";
 import { useTitle } from "../lib/useTitle";
 import { conditionSentence, conditionTone, ownerSourceText, relationLabel, timeAgo } from "../lib/words";
+import EntityActions from "./actions/EntityActions";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : {});
@@ -363,6 +364,7 @@ export default function EntityPage() {
         {kind === "component" && <ComponentPanels view={view} impact={impact.data} />}
         {kind === "azureresource" && <AzureResourcePanels view={view} />}
         {kind === "incident" && <IncidentPanels view={view} impact={impact.data} />}
+        {kind !== "user" && kind !== "team" && <EntityActions target={`${kind}:${view.namespace}/${view.name}`} />}
       </div>
       <Relations view={view} />
       {impact.error ? (
