@@ -134,7 +134,7 @@ test-fuzz: ## `make fuzz` with a CI budget (TEST_FUZZ_SECONDS=15 per target)
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 .PHONY: test
-test: verify-crds lint test-unit test-corpus test-gitops test-fuzz test-e2e ## Everything CI runs
+test: verify-crds lint test-unit test-corpus test-gitops test-fuzz test-e2e test-portal ## Everything CI runs
 
 .PHONY: cluster-up
 cluster-up: tools ## Start the local control plane (prints the KUBECONFIG line)

@@ -54,10 +54,15 @@ export async function startEnv(log = console.log) {
   if (!kubeconfig) throw new Error(`hack/cluster.sh up printed no KUBECONFIG:\n${up}`);
   env.KUBECONFIG = kubeconfig;
   const kubectl = (...args) => sh("kubectl", args, { env, cwd: repo });
+  const kubectlApply = (yaml) => execFileSync("kubectl", ["apply", "--server-side", "-f", "-"], { env, cwd: repo, input: yaml, encoding: "utf8" });
   kubectl("apply", "--server-side", "-f", "crds/");
   kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s");
   kubectl("apply", "--server-side", "-f", "examples/");
   kubectl("apply", "--server-side", "-f", "hack/dev-rbac.yaml");
+  // As `make dev`: the action library in team-checkout and the approval admission policies
+  // (the controller runs as nexus-admin here).
+  kubectl("apply", "--server-side", "-k", "actions/", "-n", "team-checkout");
+  kubectlApply(sh("helm", ["template", "nexus", "charts/nexus", "--show-only", "templates/actions-policies.yaml", "--set", "actions.controllerUsername=nexus-admin"], { env, cwd: repo }));
 
   const ports = { aggregated: await freePort(), portal: await freePort(), metrics: await freePort(), cMetrics: await freePort(), cWebhook: await freePort() };
   const logs = path.join(state, "logs");
@@ -104,5 +109,5 @@ export async function startEnv(log = console.log) {
     await stop();
     throw e;
   }
-  return { url: `https://127.0.0.1:${ports.portal}`, kubectl, stop, logs, state };
+  return { url: `https://127.0.0.1:${ports.portal}`, kubectl, kubectlApply, stop, logs, state };
 }
