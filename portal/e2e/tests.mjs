@@ -208,6 +208,11 @@ export const tests = [
     async run({ page, url, shot, context }) {
       await signIn(page, url, "Aisha Khan", "Contractor");
       await page.getByRole("heading", { level: 1, name: /Hello/ }).waitFor({ timeout: T });
+      // The dashboard links nothing outside team-checkout (services, teams, incidents, counts).
+      await page.getByRole("region", { name: /My services/ }).waitFor({ timeout: T });
+      const dashboardLinks = await page.locator("main a[href^='/entities/'], main a[href^='/teams/']").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+      assert.ok(dashboardLinks.length > 0, "the dashboard shows her services");
+      assert.deepEqual(dashboardLinks.filter((h) => !h.includes("/team-checkout/")), [], "only team-checkout entities on the dashboard");
       await page.goto(`${url}/catalog`);
       const filters = page.getByRole("complementary", { name: "Filters" });
       const nsGroup = filters.getByRole("group", { name: "Namespace" });
