@@ -11,6 +11,7 @@ import { entityPath, kindLabel, teamPath, type Ref } from "../lib/refs";
 import { useTitle } from "../lib/useTitle";
 import { conditionSentence, conditionTone, ownerSourceText, relationLabel, timeAgo } from "../lib/words";
 import EntityActions from "./actions/EntityActions";
+import RecentChanges from "./incident/RecentChanges";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : {});
@@ -276,6 +277,7 @@ function IncidentPanels({ view, impact }: { view: EntityView; impact?: Impact })
           <SummaryList items={impact.runbooks} empty="No runbooks apply to the affected entities." />
         </Section>
       )}
+      {impact && <RecentChanges impact={impact} startedAt={str(spec.startedAt)} />}
     </>
   );
 }
