@@ -16,6 +16,11 @@ const EntityPage = lazy(() => import("./pages/Entity"));
 const GraphPage = lazy(() => import("./pages/Graph"));
 const TeamPage = lazy(() => import("./pages/Team"));
 const NotFound = lazy(() => import("./pages/NotFound"));
+const ScorecardsPage = lazy(() => import("./pages/Scorecards"));
+const ScorecardBuilder = lazy(() => import("./pages/ScorecardBuilder"));
+const DoraPage = lazy(() => import("./pages/Dora"));
+const RunbooksPage = lazy(() => import("./pages/Runbooks"));
+const RunbookPage = lazy(() => import("./pages/Runbook"));
 
 export function makeQueryClient() {
   return new QueryClient({
@@ -78,6 +83,11 @@ function Shell() {
           <Route path="entities/:kind/:namespace/:name" element={<Page><EntityPage /></Page>} />
           <Route path="entities/:kind/:namespace/:name/graph" element={<Page><GraphPage /></Page>} />
           <Route path="teams/:namespace/:name" element={<Page><TeamPage /></Page>} />
+          <Route path="scorecards" element={<Page><ScorecardsPage /></Page>} />
+          <Route path="scorecards/new" element={<Page><ScorecardBuilder /></Page>} />
+          <Route path="dora" element={<Page><DoraPage /></Page>} />
+          <Route path="runbooks" element={<Page><RunbooksPage /></Page>} />
+          <Route path="runbooks/:namespace/:name" element={<Page><RunbookPage /></Page>} />
           <Route path="*" element={<Page><NotFound /></Page>} />
         </Route>
       </Routes>

@@ -35,7 +35,7 @@ export function applyEvent(client: QueryClient, event: SseEvent, scheduleBroad: 
   return null;
 }
 
-const BROAD = ["search", "facets", "graph", "team", "dashboard", "status", "impact"];
+const BROAD = ["search", "facets", "graph", "team", "dashboard", "status", "impact", "insights", "runbooks"];
 
 export function LiveProvider({ children, enabled }: { children: ReactNode; enabled: boolean }) {
   const client = useQueryClient();
