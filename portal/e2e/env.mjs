@@ -58,6 +58,8 @@ export async function startEnv(log = console.log) {
   kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s");
   kubectl("apply", "--server-side", "-f", "examples/");
   kubectl("apply", "--server-side", "-f", "hack/dev-rbac.yaml");
+  // The scorecard templates, in the namespace the controller resolves bare names in (nexus-org).
+  kubectl("apply", "--server-side", "-f", "scorecards/templates/");
 
   const ports = { aggregated: await freePort(), portal: await freePort(), metrics: await freePort(), cMetrics: await freePort(), cWebhook: await freePort() };
   const logs = path.join(state, "logs");
@@ -100,6 +102,8 @@ export async function startEnv(log = console.log) {
       const out = kubectl("get", "components.catalog.nexus.dev", "checkout-api", "-n", "team-checkout", "-o", "jsonpath={.status.relations[*].type}");
       return out.includes("dependsOn") || out.includes("ownedBy");
     }, 90_000);
+    // Deployment history for DORA (waits for the owners it credits; see the script).
+    sh(path.join(repo, "hack/dev-history.sh"), [], { env, cwd: repo });
   } catch (e) {
     await stop();
     throw e;

@@ -1,5 +1,6 @@
 // The browser tests. Each gets a fresh browser context (no session) and the running env.
 import assert from "node:assert/strict";
+import { insightsTests } from "./insights.mjs";
 
 const T = 15_000;
 
@@ -282,4 +283,5 @@ export const tests = [
       console.log(`first load ${runs[1].dashboardReadyMs} ms, initial JS ${runs[1].jsTransferredBytes} B (targets 1 s, 300 KB gzipped)`);
     },
   },
+  ...insightsTests,
 ];
