@@ -46,7 +46,7 @@ export default function DoraPage() {
               </label>
             ))}
           </fieldset>
-          <label htmlFor="dora-name">{scope === "team" ? "Team" : "Service"}</label>
+          <label htmlFor="dora-name">{scope === "team" ? "Which team" : "Which service"}</label>
           <select id="dora-name" value={name} onChange={(e) => set({ name: e.target.value })} disabled={choices.isPending}>
             <option value="">{choices.isPending ? "Loading…" : `Choose a ${scope === "team" ? "team" : "service"}`}</option>
             {choices.data?.items.map((e) => (

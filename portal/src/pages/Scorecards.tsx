@@ -250,7 +250,7 @@ export default function ScorecardsPage() {
               ))}
             </select>
           </div>
-          <div className="grid">
+          <div className="two-col">
             <section className="panel" aria-labelledby="rankings">
               <h2 id="rankings">Team rankings: {selected.title}</h2>
               <Rankings scorecard={selected.scorecard} />
