@@ -173,6 +173,7 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver + 
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	kubectl apply --server-side -f examples/ >/dev/null; \
 	kubectl apply --server-side -f hack/dev-rbac.yaml >/dev/null; \
+	kubectl apply --server-side -f scorecards/templates/ >/dev/null; \
 	kubectl apply --server-side -k actions/ -n team-checkout >/dev/null; \
 	helm template nexus charts/nexus --show-only templates/actions-policies.yaml \
 	  --set actions.controllerUsername=nexus-admin | kubectl apply --server-side -f - >/dev/null; \
@@ -199,6 +200,7 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver + 
 	echo "Actions: kubectl get actions -n team-checkout; audit log $(DEV_CLUSTER)/audit (nexus audit verify)"; \
 	echo "Logs: $(DEV_CLUSTER)/logs/nexus-apiserver.log   Metrics: controller :8080, apiserver :$(DEV_APISERVER_METRICS_PORT)"; \
 	echo "Stop: Ctrl-C, then make cluster-down"; echo; \
+	hack/dev-history.sh >$(DEV_CLUSTER)/logs/dev-history.log 2>&1 & \
 	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --webhook-addr 127.0.0.1:8081 \
 	  --polling=false --lease-namespace default --log-format text \
 	  --audit-log-dir $(DEV_CLUSTER)/audit

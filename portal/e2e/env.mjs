@@ -63,6 +63,8 @@ export async function startEnv(log = console.log) {
   // (the controller runs as nexus-admin here).
   kubectl("apply", "--server-side", "-k", "actions/", "-n", "team-checkout");
   kubectlApply(sh("helm", ["template", "nexus", "charts/nexus", "--show-only", "templates/actions-policies.yaml", "--set", "actions.controllerUsername=nexus-admin"], { env, cwd: repo }));
+  // The scorecard templates, in the namespace the controller resolves bare names in (nexus-org).
+  kubectl("apply", "--server-side", "-f", "scorecards/templates/");
 
   const ports = { aggregated: await freePort(), portal: await freePort(), metrics: await freePort(), cMetrics: await freePort(), cWebhook: await freePort() };
   const logs = path.join(state, "logs");
@@ -105,6 +107,8 @@ export async function startEnv(log = console.log) {
       const out = kubectl("get", "components.catalog.nexus.dev", "checkout-api", "-n", "team-checkout", "-o", "jsonpath={.status.relations[*].type}");
       return out.includes("dependsOn") || out.includes("ownedBy");
     }, 90_000);
+    // Deployment history for DORA (waits for the owners it credits; see the script).
+    sh(path.join(repo, "hack/dev-history.sh"), [], { env, cwd: repo });
   } catch (e) {
     await stop();
     throw e;

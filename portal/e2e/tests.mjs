@@ -1,5 +1,6 @@
 // The browser tests. Each gets a fresh browser context (no session) and the running env.
 import assert from "node:assert/strict";
+import { insightsTests } from "./insights.mjs";
 
 const T = 15_000;
 
@@ -377,4 +378,5 @@ spec:
       await shot("audit");
     },
   },
+  ...insightsTests,
 ];

@@ -22,6 +22,11 @@ const RunsPage = lazy(() => import("./pages/actions/Runs"));
 const RunPage = lazy(() => import("./pages/actions/Run"));
 const ApprovalsPage = lazy(() => import("./pages/actions/Approvals"));
 const AuditPage = lazy(() => import("./pages/actions/Audit"));
+const ScorecardsPage = lazy(() => import("./pages/Scorecards"));
+const ScorecardBuilder = lazy(() => import("./pages/ScorecardBuilder"));
+const DoraPage = lazy(() => import("./pages/Dora"));
+const RunbooksPage = lazy(() => import("./pages/Runbooks"));
+const RunbookPage = lazy(() => import("./pages/Runbook"));
 
 export function makeQueryClient() {
   return new QueryClient({
@@ -90,6 +95,11 @@ function Shell() {
           <Route path="runs/:namespace/:name" element={<Page><RunPage /></Page>} />
           <Route path="approvals" element={<Page><ApprovalsPage /></Page>} />
           <Route path="audit" element={<Page><AuditPage /></Page>} />
+          <Route path="scorecards" element={<Page><ScorecardsPage /></Page>} />
+          <Route path="scorecards/new" element={<Page><ScorecardBuilder /></Page>} />
+          <Route path="dora" element={<Page><DoraPage /></Page>} />
+          <Route path="runbooks" element={<Page><RunbooksPage /></Page>} />
+          <Route path="runbooks/:namespace/:name" element={<Page><RunbookPage /></Page>} />
           <Route path="*" element={<Page><NotFound /></Page>} />
         </Route>
       </Routes>

@@ -47,7 +47,7 @@ export function applyEvent(client: QueryClient, event: SseEvent, scheduleBroad: 
   return null;
 }
 
-const BROAD = ["search", "facets", "graph", "team", "dashboard", "status", "impact"];
+const BROAD = ["search", "facets", "graph", "team", "dashboard", "status", "impact", "insights", "runbooks"];
 const RUNS = ["runs", "inbox", "audit"];
 
 export function LiveProvider({ children, enabled }: { children: ReactNode; enabled: boolean }) {

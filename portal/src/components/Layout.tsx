@@ -56,6 +56,9 @@ export function Layout() {
           <NavLink to="/catalog">Catalog</NavLink>
           <NavLink to="/actions">Actions</NavLink>
           <NavLink to="/approvals">Approvals</NavLink>
+          <NavLink to="/scorecards">Scorecards</NavLink>
+          <NavLink to="/dora">DORA</NavLink>
+          <NavLink to="/runbooks">Runbooks</NavLink>
         </nav>
         <SearchBox />
         <LiveIndicator />
