@@ -24,6 +24,11 @@ export const A11Y_PAGES = [
   ["/runs", (p) => p.getByRole("heading", { level: 1, name: "Runs" })],
   ["/approvals", (p) => p.getByRole("heading", { level: 1, name: /Approvals inbox/ })],
   ["/audit", (p) => p.getByRole("heading", { level: 1, name: "Audit trail" })],
+  ["/scorecards", (p) => p.locator(".heatmap")],
+  ["/scorecards/new", (p) => p.getByRole("heading", { level: 1 })],
+  ["/dora", (p) => p.getByRole("heading", { level: 1, name: "DORA metrics" })],
+  ["/runbooks", (p) => p.getByText(/^\d+ runbooks?$/)],
+  ["/runbooks/team-checkout/cart-redis-failover", (p) => p.locator(".markdown h1")],
 ];
 
 export async function axeViolations(page) {
