@@ -178,11 +178,13 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver + 
 	helm template nexus charts/nexus --show-only templates/actions-policies.yaml \
 	  --set actions.controllerUsername=nexus-admin | kubectl apply --server-side -f - >/dev/null; \
 	mkdir -p $(DEV_CLUSTER)/logs $(DEV_CLUSTER)/audit; \
+	test -s $(DEV_CLUSTER)/audit-token || (umask 077; openssl rand -hex 24 > $(DEV_CLUSTER)/audit-token); \
 	target/debug/nexus-apiserver serve --aggregated-addr 127.0.0.1:$(DEV_AGGREGATED_PORT) \
 	  --portal-addr 127.0.0.1:$(DEV_PORTAL_PORT) --metrics-addr 127.0.0.1:$(DEV_APISERVER_METRICS_PORT) \
 	  --tls-cert-file $(DEV_CLUSTER)/pki/nexus-apiserver.crt --tls-key-file $(DEV_CLUSTER)/pki/nexus-apiserver.key \
 	  --dev-auth --dev-key-file $(DEV_KEY) --log-format text \
 	  $$(test -f portal/dist/index.html && echo --portal-assets-dir $(REPO)/portal/dist) \
+	  --audit-url http://127.0.0.1:8081 --audit-token-file $(DEV_CLUSTER)/audit-token \
 	  >$(DEV_CLUSTER)/logs/nexus-apiserver.log 2>&1 & \
 	apiserver=$$!; trap 'kill $$apiserver 2>/dev/null' EXIT; \
 	NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/dev-apiservice.sh register $(DEV_AGGREGATED_PORT); \
@@ -203,7 +205,7 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver + 
 	hack/dev-history.sh >$(DEV_CLUSTER)/logs/dev-history.log 2>&1 & \
 	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --webhook-addr 127.0.0.1:8081 \
 	  --polling=false --lease-namespace default --log-format text \
-	  --audit-log-dir $(DEV_CLUSTER)/audit
+	  --audit-log-dir $(DEV_CLUSTER)/audit --audit-token-file $(DEV_CLUSTER)/audit-token
 
 .PHONY: dev-token
 dev-token: ## Print a dev-auth token: make dev-token USER=<name or email> GROUPS=<g1,g2>

@@ -2,7 +2,8 @@
 // (hack/cluster.sh, own state dir), CRDs + examples/ + hack/dev-rbac.yaml, nexus-controller and
 // nexus-apiserver (dev-auth, serving portal/dist). Everything it starts, it stops.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, openSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, openSync, existsSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
@@ -70,6 +71,10 @@ export async function startEnv(log = console.log) {
   const logs = path.join(state, "logs");
   mkdirSync(logs, { recursive: true });
   mkdirSync(path.join(state, "audit"), { recursive: true });
+  // The audit view: nexus-apiserver reads the controller's audit log over its webhook listener
+  // with a shared token.
+  const auditToken = path.join(state, "audit-token");
+  writeFileSync(auditToken, randomBytes(24).toString("hex"), { mode: 0o600 });
   const children = [];
   const start = (name, args) => {
     const out = openSync(path.join(logs, `${name}.log`), "a");
@@ -80,6 +85,7 @@ export async function startEnv(log = console.log) {
   start("nexus-controller", [
     "--metrics-addr", `127.0.0.1:${ports.cMetrics}`, "--webhook-addr", `127.0.0.1:${ports.cWebhook}`,
     "--polling=false", "--lease-namespace", "default", "--log-format", "text", "--audit-log-dir", path.join(state, "audit"),
+    "--audit-token-file", auditToken,
   ]);
   start("nexus-apiserver", [
     "serve", "--aggregated-addr", `127.0.0.1:${ports.aggregated}`, "--portal-addr", `127.0.0.1:${ports.portal}`,
@@ -87,6 +93,7 @@ export async function startEnv(log = console.log) {
     "--tls-cert-file", path.join(state, "pki/nexus-apiserver.crt"), "--tls-key-file", path.join(state, "pki/nexus-apiserver.key"),
     "--dev-auth", "--dev-key-file", path.join(state, "dev-auth/signing-key.pem"), "--log-format", "text",
     "--portal-assets-dir", assets,
+    "--audit-url", `http://127.0.0.1:${ports.cWebhook}`, "--audit-token-file", auditToken,
   ]);
   const stop = async () => {
     for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
