@@ -135,7 +135,7 @@ test-fuzz: ## `make fuzz` with a CI budget (TEST_FUZZ_SECONDS=15 per target)
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 .PHONY: test
-test: verify-crds lint test-unit test-corpus test-gitops test-fuzz test-e2e ## Everything CI runs
+test: verify-crds lint test-unit test-corpus test-gitops test-fuzz test-e2e test-portal ## Everything CI runs
 
 .PHONY: cluster-up
 cluster-up: tools ## Start the local control plane (prints the KUBECONFIG line)
@@ -174,15 +174,18 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver + 
 	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
 	kubectl apply --server-side -f examples/ >/dev/null; \
 	kubectl apply --server-side -f hack/dev-rbac.yaml >/dev/null; \
+	kubectl apply --server-side -f scorecards/templates/ >/dev/null; \
 	kubectl apply --server-side -k actions/ -n team-checkout >/dev/null; \
 	helm template nexus charts/nexus --show-only templates/actions-policies.yaml \
 	  --set actions.controllerUsername=nexus-admin | kubectl apply --server-side -f - >/dev/null; \
 	mkdir -p $(DEV_CLUSTER)/logs $(DEV_CLUSTER)/audit; \
+	test -s $(DEV_CLUSTER)/audit-token || (umask 077; openssl rand -hex 24 > $(DEV_CLUSTER)/audit-token); \
 	target/debug/nexus-apiserver serve --aggregated-addr 127.0.0.1:$(DEV_AGGREGATED_PORT) \
 	  --portal-addr 127.0.0.1:$(DEV_PORTAL_PORT) --metrics-addr 127.0.0.1:$(DEV_APISERVER_METRICS_PORT) \
 	  --tls-cert-file $(DEV_CLUSTER)/pki/nexus-apiserver.crt --tls-key-file $(DEV_CLUSTER)/pki/nexus-apiserver.key \
 	  --dev-auth --dev-key-file $(DEV_KEY) --log-format text \
 	  $$(test -f portal/dist/index.html && echo --portal-assets-dir $(REPO)/portal/dist) \
+	  --audit-url http://127.0.0.1:8081 --audit-token-file $(DEV_CLUSTER)/audit-token \
 	  >$(DEV_CLUSTER)/logs/nexus-apiserver.log 2>&1 & \
 	apiserver=$$!; trap 'kill $$apiserver 2>/dev/null' EXIT; \
 	NEXUS_CLUSTER_DIR=$(DEV_CLUSTER) hack/dev-apiservice.sh register $(DEV_AGGREGATED_PORT); \
@@ -200,9 +203,10 @@ dev: tools ## Control plane + CRDs + examples/ + controller + nexus-apiserver + 
 	echo "Actions: kubectl get actions -n team-checkout; audit log $(DEV_CLUSTER)/audit (nexus audit verify)"; \
 	echo "Logs: $(DEV_CLUSTER)/logs/nexus-apiserver.log   Metrics: controller :8080, apiserver :$(DEV_APISERVER_METRICS_PORT)"; \
 	echo "Stop: Ctrl-C, then make cluster-down"; echo; \
+	hack/dev-history.sh >$(DEV_CLUSTER)/logs/dev-history.log 2>&1 & \
 	target/debug/nexus-controller --metrics-addr 127.0.0.1:8080 --webhook-addr 127.0.0.1:8081 \
 	  --polling=false --lease-namespace default --log-format text \
-	  --audit-log-dir $(DEV_CLUSTER)/audit
+	  --audit-log-dir $(DEV_CLUSTER)/audit --audit-token-file $(DEV_CLUSTER)/audit-token
 
 .PHONY: dev-token
 dev-token: ## Print a dev-auth token: make dev-token USER=<name or email> GROUPS=<g1,g2>

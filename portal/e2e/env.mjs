@@ -2,7 +2,8 @@
 // (hack/cluster.sh, own state dir), CRDs + examples/ + hack/dev-rbac.yaml, nexus-controller and
 // nexus-apiserver (dev-auth, serving portal/dist). Everything it starts, it stops.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, openSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, openSync, existsSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
@@ -54,15 +55,26 @@ export async function startEnv(log = console.log) {
   if (!kubeconfig) throw new Error(`hack/cluster.sh up printed no KUBECONFIG:\n${up}`);
   env.KUBECONFIG = kubeconfig;
   const kubectl = (...args) => sh("kubectl", args, { env, cwd: repo });
+  const kubectlApply = (yaml) => execFileSync("kubectl", ["apply", "--server-side", "-f", "-"], { env, cwd: repo, input: yaml, encoding: "utf8" });
   kubectl("apply", "--server-side", "-f", "crds/");
   kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s");
   kubectl("apply", "--server-side", "-f", "examples/");
   kubectl("apply", "--server-side", "-f", "hack/dev-rbac.yaml");
+  // As `make dev`: the action library in team-checkout and the approval admission policies
+  // (the controller runs as nexus-admin here).
+  kubectl("apply", "--server-side", "-k", "actions/", "-n", "team-checkout");
+  kubectlApply(sh("helm", ["template", "nexus", "charts/nexus", "--show-only", "templates/actions-policies.yaml", "--set", "actions.controllerUsername=nexus-admin"], { env, cwd: repo }));
+  // The scorecard templates, in the namespace the controller resolves bare names in (nexus-org).
+  kubectl("apply", "--server-side", "-f", "scorecards/templates/");
 
   const ports = { aggregated: await freePort(), portal: await freePort(), metrics: await freePort(), cMetrics: await freePort(), cWebhook: await freePort() };
   const logs = path.join(state, "logs");
   mkdirSync(logs, { recursive: true });
   mkdirSync(path.join(state, "audit"), { recursive: true });
+  // The audit view: nexus-apiserver reads the controller's audit log over its webhook listener
+  // with a shared token.
+  const auditToken = path.join(state, "audit-token");
+  writeFileSync(auditToken, randomBytes(24).toString("hex"), { mode: 0o600 });
   const children = [];
   const start = (name, args) => {
     const out = openSync(path.join(logs, `${name}.log`), "a");
@@ -73,6 +85,7 @@ export async function startEnv(log = console.log) {
   start("nexus-controller", [
     "--metrics-addr", `127.0.0.1:${ports.cMetrics}`, "--webhook-addr", `127.0.0.1:${ports.cWebhook}`,
     "--polling=false", "--lease-namespace", "default", "--log-format", "text", "--audit-log-dir", path.join(state, "audit"),
+    "--audit-token-file", auditToken,
   ]);
   start("nexus-apiserver", [
     "serve", "--aggregated-addr", `127.0.0.1:${ports.aggregated}`, "--portal-addr", `127.0.0.1:${ports.portal}`,
@@ -80,6 +93,7 @@ export async function startEnv(log = console.log) {
     "--tls-cert-file", path.join(state, "pki/nexus-apiserver.crt"), "--tls-key-file", path.join(state, "pki/nexus-apiserver.key"),
     "--dev-auth", "--dev-key-file", path.join(state, "dev-auth/signing-key.pem"), "--log-format", "text",
     "--portal-assets-dir", assets,
+    "--audit-url", `http://127.0.0.1:${ports.cWebhook}`, "--audit-token-file", auditToken,
   ]);
   const stop = async () => {
     for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
@@ -100,9 +114,11 @@ export async function startEnv(log = console.log) {
       const out = kubectl("get", "components.catalog.nexus.dev", "checkout-api", "-n", "team-checkout", "-o", "jsonpath={.status.relations[*].type}");
       return out.includes("dependsOn") || out.includes("ownedBy");
     }, 90_000);
+    // Deployment history for DORA (waits for the owners it credits; see the script).
+    sh(path.join(repo, "hack/dev-history.sh"), [], { env, cwd: repo });
   } catch (e) {
     await stop();
     throw e;
   }
-  return { url: `https://127.0.0.1:${ports.portal}`, kubectl, stop, logs, state };
+  return { url: `https://127.0.0.1:${ports.portal}`, kubectl, kubectlApply, stop, logs, state };
 }

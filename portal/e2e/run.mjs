@@ -8,7 +8,11 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { repo, startEnv } from "./env.mjs";
-import { tests } from "./tests.mjs";
+import { a11yTests } from "./a11y.mjs";
+import { tests as portalTests } from "./tests.mjs";
+
+// The accessibility sweep runs last, over pages the other tests have filled (a run, an approval).
+const tests = [...portalTests, ...a11yTests];
 
 const out = path.join(repo, "portal/test-results");
 rmSync(out, { recursive: true, force: true });
@@ -39,7 +43,7 @@ const figures = {};
 try {
   for (const t of tests) {
     if (only.length && !only.includes(t.id)) continue;
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 768 } });
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 768 }, ...(t.contextOptions ?? {}) });
     const page = await context.newPage();
     const consoleErrors = [];
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));

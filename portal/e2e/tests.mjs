@@ -1,14 +1,16 @@
 // The browser tests. Each gets a fresh browser context (no session) and the running env.
 import assert from "node:assert/strict";
+import { insightsTests } from "./insights.mjs";
 
 const T = 15_000;
 
-export async function signIn(page, url, name, profile = "Engineer") {
+export async function signIn(page, url, name, profile = "Engineer", groups = []) {
   await page.goto(`${url}/`);
   await page.waitForURL(/\/signin/, { timeout: T });
   await page.getByLabel("Filter users").fill(name.split(" ")[0]);
   await page.getByRole("radio", { name: new RegExp(name) }).check();
   await page.getByRole("radio", { name: new RegExp(`^${profile}`) }).check();
+  for (const g of groups) await page.getByRole("checkbox", { name: new RegExp(`^${g}`) }).check();
   await page.getByRole("button", { name: `Sign in as ${name}` }).click();
 }
 
@@ -207,6 +209,11 @@ export const tests = [
     async run({ page, url, shot, context }) {
       await signIn(page, url, "Aisha Khan", "Contractor");
       await page.getByRole("heading", { level: 1, name: /Hello/ }).waitFor({ timeout: T });
+      // The dashboard links nothing outside team-checkout. (Her User entity is in nexus-org, which
+      // a contractor cannot read, so the dashboard cannot resolve her teams: it says so.)
+      await page.getByRole("region", { name: /My services/ }).getByText(/No User entity matches/).waitFor({ timeout: T });
+      const dashboardLinks = await page.locator("main a[href^='/entities/'], main a[href^='/teams/']").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+      assert.deepEqual(dashboardLinks.filter((h) => !h.includes("/team-checkout/")), [], "only team-checkout entities on the dashboard");
       await page.goto(`${url}/catalog`);
       const filters = page.getByRole("complementary", { name: "Filters" });
       const nsGroup = filters.getByRole("group", { name: "Namespace" });
@@ -282,4 +289,94 @@ export const tests = [
       console.log(`first load ${runs[1].dashboardReadyMs} ms, initial JS ${runs[1].jsTransferredBytes} B (targets 1 s, 300 KB gzipped)`);
     },
   },
+  {
+    id: "actions",
+    title: "run an action from an entity, self-approval refused, a second user approves, the run succeeds live; audit trail",
+    async run({ page, context, url, env, shot, figures }) {
+      // Something for the action to act on: the component's Deployment (kubernetes executor).
+      env.kubectlApply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: checkout-api, namespace: team-checkout}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: checkout-api}}
+  template:
+    metadata: {labels: {app: checkout-api}}
+    spec: {containers: [{name: app, image: registry.invalid/checkout-api:1}]}
+`);
+      // Aisha may run actions and is a team lead too, so only the self-approval rule stops her.
+      await signIn(page, url, "Aisha Khan", "Engineer", ["nexus-developers", "nexus-team-leads"]);
+      await page.getByRole("heading", { level: 1, name: /Hello/ }).waitFor({ timeout: T });
+      await page.goto(`${url}/entities/component/team-checkout/checkout-api`);
+      const panel = page.getByRole("region", { name: /^Actions/ });
+      await panel.getByRole("link", { name: /Scale a service/ }).click();
+      await page.waitForURL(/\/actions\/team-checkout\/aks-scale-deployment\?target=component/, { timeout: T });
+      await page.getByRole("heading", { level: 1, name: /Scale a service/ }).waitFor({ timeout: T });
+      const replicas = page.getByLabel(/^replicas/);
+      await replicas.waitFor({ timeout: T });
+      // Out of the schema's range: refused in the form, nothing created.
+      await replicas.fill("99");
+      await page.getByRole("button", { name: "Request run" }).click();
+      await page.getByText(/must be less than or equal to 50|50/).first().waitFor({ timeout: T });
+      assert.match(page.url(), /\/actions\//, "still on the form");
+      await replicas.fill("3");
+      await shot("action-run-form");
+      await page.getByRole("button", { name: "Request run" }).click();
+      await page.waitForURL(/\/runs\/team-checkout\/aks-scale-deployment-/, { timeout: T });
+      const runPath = new URL(page.url()).pathname;
+      const runName = runPath.split("/").pop();
+      await page.locator('[data-phase="WaitingForApproval"]').first().waitFor({ timeout: T });
+      assert.equal(env.kubectl("get", "actionrun", runName, "-n", "team-checkout", "-o", "jsonpath={.spec.requester}"), "aisha.khan@contoso.com", "created as the signed-in user");
+
+      // Approving her own run: the admission policy refuses, and the page says why.
+      await page.getByRole("button", { name: "Approve" }).click();
+      const refused = page.getByRole("alert").filter({ hasText: "Your decision was refused" });
+      await refused.waitFor({ timeout: T });
+      assert.match(await refused.textContent(), /someone else must approve it/);
+      await shot("action-self-approval-refused");
+
+      // Tom, a team lead, finds it in his inbox and approves with a comment.
+      const lead = await context.browser().newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 768 } });
+      const tom = await lead.newPage();
+      try {
+        await signIn(tom, url, "Tom Becker", "Engineer", ["nexus-team-leads"]);
+        await tom.getByRole("heading", { level: 1, name: /Hello/ }).waitFor({ timeout: T });
+        await tom.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Approvals" }).click();
+        const item = tom.locator(".result").filter({ hasText: runName });
+        await item.waitFor({ timeout: T });
+        assert.match(await item.textContent(), /Requested by aisha\.khan@contoso\.com/);
+        await tom.screenshot({ path: new URL("../test-results/approvals-inbox.png", import.meta.url).pathname, fullPage: true });
+        await item.getByRole("link").first().click();
+        await tom.waitForURL(new RegExp(`${runPath}$`), { timeout: T });
+        await tom.getByLabel(/^Comment/).fill("LGTM, peak traffic expected");
+        const t0 = Date.now();
+        await tom.getByRole("button", { name: "Approve" }).click();
+        await tom.getByText("Your approval was recorded.").waitFor({ timeout: T });
+        // Aisha's page moves on its own (live stream), no reload.
+        await page.locator('[data-phase="Succeeded"]').first().waitFor({ timeout: 30_000 });
+        figures.approvalToSucceededOnPageMs = Date.now() - t0;
+        await page.getByText("LGTM, peak traffic expected").waitFor({ timeout: T });
+        await page.getByRole("region", { name: "Outputs" }).getByText(/previousReplicas|1/).first().waitFor({ timeout: T });
+        await shot("action-run-succeeded");
+        assert.equal(env.kubectl("get", "deployment", "checkout-api", "-n", "team-checkout", "-o", "jsonpath={.spec.replicas}"), "3");
+        // Tom's inbox is empty again.
+        await tom.goto(`${url}/approvals`);
+        await tom.getByText(/Nothing waits for you/).waitFor({ timeout: T });
+      } finally {
+        await lead.close();
+      }
+
+      // The run is in the runs list and the audit trail, with who did what.
+      await page.goto(`${url}/runs?mine=1`);
+      await page.getByRole("link", { name: runName }).waitFor({ timeout: T });
+      await page.goto(`${url}/audit?run=${runName}`);
+      const audit = page.getByRole("table", { name: "Audit entries" });
+      await audit.waitFor({ timeout: T });
+      const text = await audit.textContent();
+      assert.match(text, /aisha\.khan@contoso\.com/);
+      assert.match(text, /tom\.becker@contoso\.com/);
+      await shot("audit");
+    },
+  },
+  ...insightsTests,
 ];

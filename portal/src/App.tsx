@@ -16,6 +16,17 @@ const EntityPage = lazy(() => import("./pages/Entity"));
 const GraphPage = lazy(() => import("./pages/Graph"));
 const TeamPage = lazy(() => import("./pages/Team"));
 const NotFound = lazy(() => import("./pages/NotFound"));
+const ActionsPage = lazy(() => import("./pages/actions/Actions"));
+const RunAction = lazy(() => import("./pages/actions/RunAction"));
+const RunsPage = lazy(() => import("./pages/actions/Runs"));
+const RunPage = lazy(() => import("./pages/actions/Run"));
+const ApprovalsPage = lazy(() => import("./pages/actions/Approvals"));
+const AuditPage = lazy(() => import("./pages/actions/Audit"));
+const ScorecardsPage = lazy(() => import("./pages/Scorecards"));
+const ScorecardBuilder = lazy(() => import("./pages/ScorecardBuilder"));
+const DoraPage = lazy(() => import("./pages/Dora"));
+const RunbooksPage = lazy(() => import("./pages/Runbooks"));
+const RunbookPage = lazy(() => import("./pages/Runbook"));
 
 export function makeQueryClient() {
   return new QueryClient({
@@ -78,6 +89,17 @@ function Shell() {
           <Route path="entities/:kind/:namespace/:name" element={<Page><EntityPage /></Page>} />
           <Route path="entities/:kind/:namespace/:name/graph" element={<Page><GraphPage /></Page>} />
           <Route path="teams/:namespace/:name" element={<Page><TeamPage /></Page>} />
+          <Route path="actions" element={<Page><ActionsPage /></Page>} />
+          <Route path="actions/:namespace/:name" element={<Page><RunAction /></Page>} />
+          <Route path="runs" element={<Page><RunsPage /></Page>} />
+          <Route path="runs/:namespace/:name" element={<Page><RunPage /></Page>} />
+          <Route path="approvals" element={<Page><ApprovalsPage /></Page>} />
+          <Route path="audit" element={<Page><AuditPage /></Page>} />
+          <Route path="scorecards" element={<Page><ScorecardsPage /></Page>} />
+          <Route path="scorecards/new" element={<Page><ScorecardBuilder /></Page>} />
+          <Route path="dora" element={<Page><DoraPage /></Page>} />
+          <Route path="runbooks" element={<Page><RunbooksPage /></Page>} />
+          <Route path="runbooks/:namespace/:name" element={<Page><RunbookPage /></Page>} />
           <Route path="*" element={<Page><NotFound /></Page>} />
         </Route>
       </Routes>

@@ -89,4 +89,10 @@ export async function apiFetch<T>(path: string, init: RequestInit = {}, signal?:
 
 export const api = {
   get: <T>(path: string, signal?: AbortSignal) => apiFetch<T>(`/api/v1${path}`, {}, signal),
+  /** A text answer (rendered runbooks are HTML fragments). */
+  text: async (path: string, signal?: AbortSignal) =>
+    (await apiFetchRaw(`/api/v1${path}`, { headers: { Accept: "text/html" } }, signal)).text(),
+  /** POST a JSON body; the answer is JSON. Errors are ApiError with the server's message verbatim. */
+  post: <T>(path: string, body: unknown, signal?: AbortSignal) =>
+    apiFetch<T>(`/api/v1${path}`, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, signal),
 };

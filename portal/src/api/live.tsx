@@ -15,7 +15,7 @@ export interface LiveState {
 
 const LiveContext = createContext<LiveState>({ state: "offline", changes: 0 });
 
-export function applyEvent(client: QueryClient, event: SseEvent, scheduleBroad: () => void): ChangeEvent | null {
+export function applyEvent(client: QueryClient, event: SseEvent, scheduleBroad: () => void, scheduleRuns: () => void = scheduleBroad): ChangeEvent | null {
   if (event.event === "change") {
     let change: ChangeEvent;
     try {
@@ -28,6 +28,18 @@ export function applyEvent(client: QueryClient, event: SseEvent, scheduleBroad: 
     scheduleBroad();
     return change;
   }
+  if (event.event === "run" || event.event === "approval") {
+    // A run moved (or someone decided on one): its page at once, lists within a second.
+    try {
+      const run = JSON.parse(event.data) as { namespace?: string; name?: string; run?: string };
+      const name = event.event === "run" ? run.name : run.run;
+      if (run.namespace && name) void client.invalidateQueries({ queryKey: ["run", `${run.namespace}/${name}`] });
+    } catch {
+      // a malformed event only loses the immediate refresh; the broad one still comes
+    }
+    scheduleRuns();
+    return null;
+  }
   if (event.event === "ready" || event.event === "resync") {
     // Connected (again) or too much changed at once: everything shown may be out of date.
     void client.invalidateQueries();
@@ -35,7 +47,8 @@ export function applyEvent(client: QueryClient, event: SseEvent, scheduleBroad: 
   return null;
 }
 
-const BROAD = ["search", "facets", "graph", "team", "dashboard", "status", "impact"];
+const BROAD = ["search", "facets", "graph", "team", "dashboard", "status", "impact", "insights", "runbooks"];
+const RUNS = ["runs", "inbox", "audit"];
 
 export function LiveProvider({ children, enabled }: { children: ReactNode; enabled: boolean }) {
   const client = useQueryClient();
@@ -45,6 +58,14 @@ export function LiveProvider({ children, enabled }: { children: ReactNode; enabl
     if (!enabled) return;
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let runsTimer: ReturnType<typeof setTimeout> | null = null;
+    const scheduleRuns = () => {
+      if (runsTimer) return;
+      runsTimer = setTimeout(() => {
+        runsTimer = null;
+        for (const key of RUNS) void client.invalidateQueries({ queryKey: [key] });
+      }, 500);
+    };
     const scheduleBroad = () => {
       if (timer) return;
       timer = setTimeout(() => {
@@ -67,7 +88,7 @@ export function LiveProvider({ children, enabled }: { children: ReactNode; enabl
           }
           // `ready` (first connection or a reconnect) refetches what is shown: a change made
           // between the page's fetch and the subscription must not be missed.
-          const change = applyEvent(client, event, scheduleBroad);
+          const change = applyEvent(client, event, scheduleBroad, scheduleRuns);
           if (event.event === "ready") setLive((l) => ({ ...l, state: "live", detail: undefined }));
           if (change) setLive((l) => ({ ...l, changes: l.changes + 1, lastChange: change }));
         },
@@ -78,6 +99,7 @@ export function LiveProvider({ children, enabled }: { children: ReactNode; enabl
     return () => {
       controller.abort();
       if (timer) clearTimeout(timer);
+      if (runsTimer) clearTimeout(runsTimer);
     };
   }, [client, enabled]);
 

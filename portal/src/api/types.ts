@@ -205,3 +205,200 @@ export interface ChangeEvent {
   resourceVersion?: string;
   entity?: Summary;
 }
+
+// ---- Insights (apiserver/src/query/insights.rs, nexus-dora Metrics) ----
+
+export interface LevelCount {
+  level: string;
+  entities: number;
+}
+
+/** How a group of entities stands on one scorecard. */
+export interface ScoreCell {
+  entities: number;
+  passed: number;
+  /** floor(100 × passed / entities). */
+  passRate: number;
+  /** Mean score, to one decimal. */
+  averageScore: number;
+  /** Entities whose highest level is each level, in ladder order. */
+  perLevel: LevelCount[];
+  noLevel: number;
+}
+
+export interface ScorecardRef {
+  /** `namespace/name`. */
+  scorecard: string;
+  title: string;
+  /** Ladder, lowest first (empty while the Scorecard itself is unknown). */
+  levels: string[];
+}
+
+export interface HeatmapRow {
+  /** `team:<ns>/<name>`; null for entities no Team owns. */
+  team: string | null;
+  title: string;
+  cells: Record<string, ScoreCell>;
+}
+
+export interface Heatmap extends Freshness {
+  scorecards: ScorecardRef[];
+  teams: HeatmapRow[];
+}
+
+export interface RankedTeam extends ScoreCell {
+  rank: number;
+  team: string;
+  title: string;
+}
+
+export interface Rankings extends ScorecardRef, Freshness {
+  /** Best first; ties share a rank. */
+  teams: RankedTeam[];
+}
+
+export interface ScoreBin {
+  from: number;
+  to: number;
+  entities: number;
+}
+
+export interface ScoreDistribution extends ScorecardRef, ScoreCell, Freshness {
+  team?: string;
+  /** 0–9, 10–19, …, 90–100. */
+  bins: ScoreBin[];
+}
+
+export interface ScoreTrendPoint {
+  date: string;
+  entities: number;
+  averageScore: number;
+  perLevel: LevelCount[];
+  noLevel: number;
+}
+
+export interface ScoreTrend extends ScorecardRef, Freshness {
+  team?: string;
+  days: number;
+  from: string;
+  snapshotsListed: boolean;
+  points: ScoreTrendPoint[];
+}
+
+export type DoraWindow = "day" | "week" | "month" | "quarter";
+export const DORA_WINDOWS: DoraWindow[] = ["day", "week", "month", "quarter"];
+export type DoraScope = "service" | "team" | "person";
+export type DoraTier = "elite" | "high" | "medium" | "low" | "unknown";
+
+export interface DoraMetrics {
+  window: DoraWindow;
+  start: string;
+  end: string;
+  deployments: number;
+  failedDeployments: number;
+  incidents: number;
+  /** Deployments per day. */
+  deploymentFrequency: number;
+  leadTimeSeconds: number | null;
+  /** 0.0–1.0. */
+  changeFailureRate: number | null;
+  recoveryTimeSeconds: number | null;
+  leadTimeSamples: number;
+  leadTimesDropped: number;
+  recoverySamples: number;
+  recoveriesDropped: number;
+  tiers: { deploymentFrequency: DoraTier; leadTime: DoraTier; changeFailureRate: DoraTier; recoveryTime: DoraTier };
+}
+
+export interface DoraAnswer extends Freshness {
+  scope: DoraScope;
+  name: string;
+  services: number;
+  metrics: DoraMetrics;
+}
+
+export interface DoraTrend extends Freshness {
+  scope: DoraScope;
+  name: string;
+  services: number;
+  weeks: number;
+  /** Week windows, oldest first. */
+  points: DoraMetrics[];
+}
+
+// ---- Scorecard results in an entity's status.scorecards (api/src/scorecards/result.rs) ----
+
+export interface RuleFinding {
+  ruleId: string;
+  title: string;
+  message: string;
+}
+
+export interface ScorecardResult {
+  /** `namespace/name`. */
+  scorecard: string;
+  generation?: number;
+  score: number;
+  level?: string;
+  passed: boolean;
+  rulesPassed: number;
+  rulesTotal: number;
+  failing?: RuleFinding[];
+  unknown?: RuleFinding[];
+  evaluatedAt: string;
+}
+
+// ---- Runbooks (apiserver/src/query/runbooks) ----
+
+export type RunbookMatchKind = "entity" | "alertRule" | "resourceType";
+
+export interface RunbookReason {
+  match: RunbookMatchKind;
+  ref?: string;
+  via?: "subject" | "affected";
+  pattern?: string;
+  alertRule?: string;
+  type?: string;
+}
+
+export interface RunbookMatch extends Summary {
+  match: RunbookMatchKind;
+  reasons: RunbookReason[];
+  sourceUrl?: string;
+}
+
+export interface RunbooksFor extends Freshness {
+  subject: string;
+  alertRule?: string;
+  alertFrom?: "spec.alertRule" | "spec.title";
+  matchedAgainst: string[];
+  items: RunbookMatch[];
+  total: number;
+}
+
+// ---- Scorecard manifest (scorecards.nexus.dev/v1alpha1, api/src/scorecards/scorecard.rs) ----
+
+export interface ScorecardRuleSpec {
+  id: string;
+  title: string;
+  expression: string;
+  message: string;
+  weight?: number;
+  level?: string;
+  facts?: string[];
+}
+
+export interface ScorecardManifest {
+  apiVersion: "scorecards.nexus.dev/v1alpha1";
+  kind: "Scorecard";
+  metadata: { name: string; namespace: string; labels?: Record<string, string> };
+  spec: {
+    title: string;
+    description?: string;
+    appliesTo: { kinds: string[]; namespaces?: string[]; filter?: string };
+    levels: string[];
+    rules: ScorecardRuleSpec[];
+    gate?: { minLevel?: string; minScore?: number };
+    sweepInterval?: string;
+  };
+}

@@ -54,6 +54,11 @@ export function Layout() {
             Dashboard
           </NavLink>
           <NavLink to="/catalog">Catalog</NavLink>
+          <NavLink to="/actions">Actions</NavLink>
+          <NavLink to="/approvals">Approvals</NavLink>
+          <NavLink to="/scorecards">Scorecards</NavLink>
+          <NavLink to="/dora">DORA</NavLink>
+          <NavLink to="/runbooks">Runbooks</NavLink>
         </nav>
         <SearchBox />
         <LiveIndicator />

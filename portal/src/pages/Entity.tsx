@@ -2,7 +2,10 @@
 // relations, kind-specific panels and impact. Refreshed live when the entity changes.
 import { Link, useParams } from "react-router";
 import { useEntity, useImpact } from "../api/queries";
-import type { EntityView, Impact, Summary } from "../api/types";
+import type { EntityView, Impact, ScorecardResult, Summary } from "../api/types";
+import { DoraPanel } from "../components/Dora";
+import { RunbooksFor } from "../components/RunbooksFor";
+import { ScorecardResults } from "../components/ScorecardResults";
 import { EntityLink, KindBadge, ReadyBadge, RefLink, SummaryList } from "../components/EntityLink";
 import { DeploymentRow, ExternalLink } from "../components/Facts";
 import { ErrorMessage, Loading } from "../components/Status";
@@ -10,6 +13,8 @@ import { Fields, Value } from "../components/Value";
 import { entityPath, kindLabel, teamPath, type Ref } from "../lib/refs";
 import { useTitle } from "../lib/useTitle";
 import { conditionSentence, conditionTone, ownerSourceText, relationLabel, timeAgo } from "../lib/words";
+import EntityActions from "./actions/EntityActions";
+import RecentChanges from "./incident/RecentChanges";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : {});
@@ -18,7 +23,7 @@ const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 
 /** Spec fields shown elsewhere on the page (overview, relations, links). */
 const SPEC_SHOWN = ["title", "description", "tags", "links", "owner", "type", "lifecycle"];
-const STATUS_SHOWN = ["conditions", "relations", "owner", "observedGeneration", "unresolvedRefs", "relationsTruncated"];
+const STATUS_SHOWN = ["conditions", "relations", "owner", "observedGeneration", "unresolvedRefs", "relationsTruncated", "scorecards", "dora"];
 
 function Section({ id, title, children, count }: { id: string; title: string; children: React.ReactNode; count?: number }) {
   return (
@@ -175,7 +180,7 @@ function ComponentPanels({ view, impact }: { view: EntityView; impact?: Impact }
       </Section>
       <Section id="operations" title="Operations">
         <h3>Runbooks</h3>
-        <SummaryList items={impact?.runbooks.length ? impact.runbooks : rel(view, "hasRunbook")} empty="No runbooks for this component (Runbook spec.appliesTo)." />
+        <RunbooksFor subject={{ kind: "component", namespace: view.namespace, name: view.name }} />
         <h3>Cost</h3>
         <p className="empty">Cost per service arrives with the FinOps integration (Azure Cost Management); not available yet.</p>
       </Section>
@@ -188,6 +193,10 @@ function AzureResourcePanels({ view }: { view: EntityView }) {
   const status = view.object.status ?? {};
   const health = obj(status.health);
   return (
+    <>
+    <Section id="runbooks" title="Runbooks">
+      <RunbooksFor subject={{ kind: "azureresource", namespace: view.namespace, name: view.name }} />
+    </Section>
     <Section id="azure" title="Azure resource">
       <dl className="facts">
         {(["resourceId", "type", "subscriptionId", "resourceGroup", "region", "sku"] as const).map((k) =>
@@ -228,6 +237,7 @@ function AzureResourcePanels({ view }: { view: EntityView }) {
         )}
       </dl>
     </Section>
+    </>
   );
 }
 
@@ -271,10 +281,12 @@ function IncidentPanels({ view, impact }: { view: EntityView; impact?: Impact })
           <SummaryList items={impact.affected} empty="The incident names nothing it affects (spec.affects)." />
           <h3>Depending on them</h3>
           <SummaryList items={impact.downstream} empty="Nothing you can see depends on the affected entities." />
-          <h3>Related runbooks</h3>
-          <SummaryList items={impact.runbooks} empty="No runbooks apply to the affected entities." />
         </Section>
       )}
+      {impact && <RecentChanges impact={impact} startedAt={str(spec.startedAt)} />}
+      <Section id="runbooks" title="Runbooks">
+        <RunbooksFor subject={{ kind: "incident", namespace: view.namespace, name: view.name }} />
+      </Section>
     </>
   );
 }
@@ -363,7 +375,14 @@ export default function EntityPage() {
         {kind === "component" && <ComponentPanels view={view} impact={impact.data} />}
         {kind === "azureresource" && <AzureResourcePanels view={view} />}
         {kind === "incident" && <IncidentPanels view={view} impact={impact.data} />}
+        {kind !== "user" && kind !== "team" && <EntityActions target={`${kind}:${view.namespace}/${view.name}`} />}
       </div>
+      {(Array.isArray(status.scorecards) || kind === "component") && (
+        <Section id="scorecards" title="Scorecards" count={Array.isArray(status.scorecards) ? status.scorecards.length : 0}>
+          <ScorecardResults results={Array.isArray(status.scorecards) ? (status.scorecards as ScorecardResult[]) : []} />
+        </Section>
+      )}
+      {kind === "component" && <DoraPanel scope="service" name={`component:${view.namespace}/${view.name}`} />}
       <Relations view={view} />
       {impact.error ? (
         <ErrorMessage error={impact.error} retry={() => void impact.refetch()} />

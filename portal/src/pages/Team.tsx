@@ -1,5 +1,6 @@
 import { Link, useParams } from "react-router";
 import { useTeam } from "../api/queries";
+import { DoraPanel } from "../components/Dora";
 import { EntityLink, SummaryList } from "../components/EntityLink";
 import { ErrorMessage, Loading } from "../components/Status";
 import { entityPath, kindLabel, teamPath } from "../lib/refs";
@@ -24,6 +25,10 @@ export default function TeamPage() {
         {data.team.description && <p>{data.team.description}</p>}
         <p className="muted">
           <Link to={entityPath(data.team)}>Entity details</Link>
+          {" · "}
+          <Link to={`/scorecards?team=${encodeURIComponent(data.team.ref)}`}>Scorecards of this team</Link>
+          {" · "}
+          <Link to={`/dora?scope=team&name=${encodeURIComponent(data.team.ref)}`}>DORA page</Link>
           {data.parent && (
             <>
               {" · Part of "}
@@ -76,6 +81,7 @@ export default function TeamPage() {
           </section>
         )}
       </div>
+      <DoraPanel scope="team" name={data.team.ref} title="DORA metrics of the team's services" />
       <section className="panel" aria-labelledby="owned">
         <h2 id="owned">Owns</h2>
         {owned.length === 0 ? (

@@ -1,0 +1,119 @@
+// The audit trail of actions, from the controller's tamper-evident log (hash-chained; checked
+// with `nexus audit verify`), limited to the namespaces whose runs the user may list.
+import { useState } from "react";
+import { Link, useSearchParams } from "react-router";
+import { runUrl, useAudit, type AuditEntry } from "../../api/actions";
+import { Value } from "../../components/Value";
+import { Empty, ErrorMessage, Loading } from "../../components/Status";
+import { useTitle } from "../../lib/useTitle";
+
+const HIDDEN = new Set(["sequence", "time", "hash", "prevHash", "previousHash", "event", "namespace", "run", "action", "actor", "target"]);
+
+function extra(e: AuditEntry) {
+  const rest = Object.fromEntries(Object.entries(e).filter(([k, v]) => !HIDDEN.has(k) && v !== undefined && v !== null));
+  return Object.keys(rest).length ? rest : null;
+}
+
+export default function AuditPage() {
+  const [params, setParams] = useSearchParams();
+  const filters = { namespace: params.get("namespace") ?? undefined, run: params.get("run") ?? undefined, actor: params.get("actor") ?? undefined, limit: 100, continue: params.get("continue") ?? undefined };
+  const { data, error, isPending, refetch } = useAudit(filters);
+  const [actor, setActor] = useState(filters.actor ?? "");
+  useTitle("Audit trail");
+  const set = (key: string, value: string | null) => {
+    const next = new URLSearchParams(params);
+    next.delete("continue");
+    if (value) next.set(key, value);
+    else next.delete(key);
+    setParams(next);
+  };
+  return (
+    <div className="page">
+      <header className="page-header">
+        <p className="breadcrumbs">
+          <Link to="/actions">Actions</Link>
+        </p>
+        <h1>Audit trail</h1>
+        <p className="lead">
+          Every request, approval, execution and outcome of a self-service action, newest first. The log is append-only and hash-chained; platform engineers check it with <code>nexus audit verify</code>.
+        </p>
+      </header>
+      <form className="inline-form" aria-label="Filter the audit trail" onSubmit={(e) => { e.preventDefault(); set("actor", actor.trim() || null); }}>
+        <label htmlFor="audit-actor">Person</label>
+        <input id="audit-actor" value={actor} onChange={(e) => setActor(e.target.value)} placeholder="e.g. aisha.khan@contoso.com" />
+        <button type="submit">Filter</button>
+        {filters.run && (
+          <button type="button" onClick={() => set("run", null)}>
+            All runs (now: {filters.run})
+          </button>
+        )}
+        {filters.namespace && (
+          <button type="button" onClick={() => set("namespace", null)}>
+            All namespaces (now: {filters.namespace})
+          </button>
+        )}
+      </form>
+      {isPending ? (
+        <Loading label="Loading the audit trail" />
+      ) : error ? (
+        <ErrorMessage error={error} retry={() => void refetch()} />
+      ) : data.items.length === 0 ? (
+        <Empty>No audit entries match. Entries appear as soon as someone requests, approves or runs an action you may see.</Empty>
+      ) : (
+        <section className="panel">
+          <table className="table audit-table">
+            <caption className="visually-hidden">Audit entries</caption>
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                <th scope="col">Who</th>
+                <th scope="col">Run</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((e) => {
+                const details = extra(e);
+                return (
+                  <tr key={e.sequence}>
+                    <td>{e.sequence}</td>
+                    <td title={e.hash ? `entry hash ${e.hash}` : undefined}>{new Date(e.time).toLocaleString()}</td>
+                    <td>{e.event}</td>
+                    <td>
+                      {e.actor ? (
+                        <button type="button" className="link-button" onClick={() => { setActor(e.actor!); set("actor", e.actor!); }}>
+                          {e.actor}
+                        </button>
+                      ) : (
+                        <span className="muted">controller</span>
+                      )}
+                    </td>
+                    <td>
+                      {e.run && e.namespace ? (
+                        <>
+                          <Link to={runUrl({ namespace: e.namespace, name: e.run })}>{e.run}</Link>
+                          <div className="muted small">{e.namespace}</div>
+                        </>
+                      ) : (
+                        "—"
+                      )}
+                    </td>
+                    <td className="small">{details ? <Value value={details} /> : null}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+          {data.continue && (
+            <button type="button" onClick={() => { const next = new URLSearchParams(params); next.set("continue", data.continue!); setParams(next); }}>
+              Older entries
+            </button>
+          )}
+          {data.source && <p className="muted small">Source: {data.source}</p>}
+        </section>
+      )}
+    </div>
+  );
+}
