@@ -102,18 +102,21 @@ export interface InboxItem {
   approved: number;
 }
 
+/** One entry of the controller's hash-chained audit log, as `/api/v1/audit` gives it. */
 export interface AuditEntry {
-  sequence: number;
+  seq: number;
   time: string;
-  hash?: string;
-  event: string;
-  namespace?: string;
-  run?: string;
-  action?: string;
-  actor?: string;
+  /** `run.created`, `approval.recorded`, `run.succeeded`, … */
+  kind: string;
+  namespace: string;
+  /** The run's name. */
+  run: string;
+  action: string;
   target?: string;
-  details?: Record<string, unknown>;
-  [key: string]: unknown;
+  actor: string;
+  details: Record<string, unknown> | null;
+  hash: string;
+  prev: string;
 }
 
 export interface ListAnswer<T> extends Freshness {

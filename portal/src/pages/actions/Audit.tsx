@@ -3,15 +3,18 @@
 import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { runUrl, useAudit, type AuditEntry } from "../../api/actions";
+import { RefLink } from "../../components/EntityLink";
 import { Value } from "../../components/Value";
 import { Empty, ErrorMessage, Loading } from "../../components/Status";
 import { useTitle } from "../../lib/useTitle";
 
-const HIDDEN = new Set(["sequence", "time", "hash", "prevHash", "previousHash", "event", "namespace", "run", "action", "actor", "target"]);
+function details(e: AuditEntry) {
+  return e.details && typeof e.details === "object" && Object.keys(e.details).length ? e.details : null;
+}
 
-function extra(e: AuditEntry) {
-  const rest = Object.fromEntries(Object.entries(e).filter(([k, v]) => !HIDDEN.has(k) && v !== undefined && v !== null));
-  return Object.keys(rest).length ? rest : null;
+/** `run.succeeded` → "run succeeded". */
+export function kindWords(kind: string) {
+  return kind.replace(/[._]/g, " ");
 }
 
 export default function AuditPage() {
@@ -75,12 +78,15 @@ export default function AuditPage() {
             </thead>
             <tbody>
               {data.items.map((e) => {
-                const details = extra(e);
+                const more = details(e);
                 return (
-                  <tr key={e.sequence}>
-                    <td>{e.sequence}</td>
-                    <td title={e.hash ? `entry hash ${e.hash}` : undefined}>{new Date(e.time).toLocaleString()}</td>
-                    <td>{e.event}</td>
+                  <tr key={e.seq}>
+                    <td>{e.seq}</td>
+                    <td title={`entry hash ${e.hash}, previous ${e.prev}`}>{new Date(e.time).toLocaleString()}</td>
+                    <td>
+                      {kindWords(e.kind)}
+                      <div className="muted small">{e.action}</div>
+                    </td>
                     <td>
                       {e.actor ? (
                         <button type="button" className="link-button" onClick={() => { setActor(e.actor!); set("actor", e.actor!); }}>
@@ -91,7 +97,7 @@ export default function AuditPage() {
                       )}
                     </td>
                     <td>
-                      {e.run && e.namespace ? (
+                      {e.run ? (
                         <>
                           <Link to={runUrl({ namespace: e.namespace, name: e.run })}>{e.run}</Link>
                           <div className="muted small">{e.namespace}</div>
@@ -100,7 +106,14 @@ export default function AuditPage() {
                         "—"
                       )}
                     </td>
-                    <td className="small">{details ? <Value value={details} /> : null}</td>
+                    <td className="small">
+                      {e.target && (
+                        <div>
+                          <RefLink refString={e.target} />
+                        </div>
+                      )}
+                      {more ? <Value value={more} /> : null}
+                    </td>
                   </tr>
                 );
               })}
