@@ -54,9 +54,12 @@ function HeatmapTable({ data, scorecard, team }: { data: Heatmap; scorecard?: st
                 const to = `/scorecards?scorecard=${encodeURIComponent(s.scorecard)}${row.team ? `&team=${encodeURIComponent(row.team)}` : ""}`;
                 return (
                   <td key={s.scorecard} className="heat" style={{ background: c.bg }}>
-                    <Link to={to} style={{ color: c.fg }} aria-label={c.label} data-cell={`${row.team ?? "none"}|${s.scorecard}`}>
+                    <Link to={to} style={{ color: c.fg }} data-cell={`${row.team ?? "none"}|${s.scorecard}`}>
                       <span className="heat-value">{c.text}</span>
                       <span className="heat-detail">{c.detail}</span>
+                      {/* The link's name: what it shows, then which cell it is (no aria-label, so the
+                          visible text stays part of the name, WCAG 2.5.3). */}
+                      <span className="visually-hidden"> — {c.label}</span>
                     </Link>
                   </td>
                 );

@@ -155,7 +155,7 @@ describe("scorecards page", () => {
       }),
     );
     wrap(<ScorecardsPage />, "/scorecards");
-    const link = await screen.findByRole("link", { name: /^Checkout, Production Readiness: average score 42.0 \(weak\), 3 of 5 pass/ });
+    const link = await screen.findByRole("link", { name: /Checkout, Production Readiness: average score 42.0 \(weak\), 3 of 5 pass/ });
     expect(link).toHaveTextContent("42.0");
     expect(link).toHaveTextContent("3/5 pass");
     expect(link.getAttribute("href")).toBe("/scorecards?scorecard=nexus-org%2Fproduction-readiness&team=team%3Ateam-checkout%2Fcheckout");

@@ -40,6 +40,10 @@ export default function InputsForm({ schema, value, onChange, onSubmit, disabled
       liveValidate={false}
       onChange={(e) => onChange((e.formData ?? {}) as Record<string, unknown>)}
       onSubmit={(e) => onSubmit((e.formData ?? {}) as Record<string, unknown>)}
+      // The errors are shown at the fields and in the list above them; without a handler rjsf
+      // would also log them as a console error.
+      onError={() => {}}
+      focusOnFirstError
     >
       {children}
       <div className="form-buttons">
