@@ -4,12 +4,19 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { actionUrl, phaseInfo, runUrl, useCancelRun, useDecide, useRetryRun, useRun, type RunDetail } from "../../api/actions";
 import { isApiError } from "../../api/client";
+import type { Condition } from "../../api/types";
 import { RefLink } from "../../components/EntityLink";
 import { Fields } from "../../components/Value";
 import { PhaseBadge, Stages } from "../../components/RunBits";
 import { ErrorMessage, Loading } from "../../components/Status";
 import { conditionSentence, conditionTone, timeAgo } from "../../lib/words";
 import { useTitle } from "../../lib/useTitle";
+
+/** A run's conditions: `Running=False` once finished is the normal end, not a failure. */
+export function runConditionTone(c: Condition): "ok" | "bad" | "pending" {
+  if (c.type === "Running" && c.status === "False") return c.reason === "Finished" || !c.reason ? "ok" : "pending";
+  return conditionTone(c);
+}
 
 function Decide({ run }: { run: RunDetail }) {
   const decide = useDecide(run.namespace, run.name);
@@ -151,17 +158,20 @@ export default function RunPage() {
         <section className="panel" aria-labelledby="progress-title">
           <h2 id="progress-title">Progress</h2>
           <ul className="conditions">
-            {run.conditions.map((c) => (
-              <li key={c.type} className={`condition tone-${conditionTone(c)}`}>
+            {run.conditions.map((c) => {
+              const tone = runConditionTone(c);
+              return (
+              <li key={c.type} className={`condition tone-${tone}`}>
                 <span className="condition-icon" aria-hidden="true">
-                  {conditionTone(c) === "ok" ? "✓" : conditionTone(c) === "bad" ? "✗" : "…"}
+                  {tone === "ok" ? "✓" : tone === "bad" ? "✗" : "…"}
                 </span>
                 <span>
                   {conditionSentence(c)}
                   {c.lastTransitionTime && <span className="muted small"> · {timeAgo(c.lastTransitionTime)}</span>}
                 </span>
               </li>
-            ))}
+              );
+            })}
           </ul>
           {run.execution && (
             <p className="small">
