@@ -49,3 +49,24 @@ export function useFilters() {
 export function activeFilterCount(f: SearchFilters) {
   return FACET_NAMES.reduce((n, k) => n + (f[k]?.length ?? 0), 0);
 }
+
+/**
+ * The page's query string with a setter for one parameter at a time (empty removes it), for
+ * pages whose filters are plain `key=value` pairs. `reset` names parameters that a change of
+ * another invalidates (e.g. a paging cursor).
+ */
+export function useUrlParams(options: { replace?: boolean; reset?: string[] } = {}) {
+  const [params, setParams] = useSearchParams();
+  const { replace = false, reset } = options;
+  const set = useCallback(
+    (key: string, value: string | null | undefined) => {
+      const next = new URLSearchParams(params);
+      for (const r of reset ?? []) if (r !== key) next.delete(r);
+      if (value) next.set(key, value);
+      else next.delete(key);
+      setParams(next, { replace });
+    },
+    [params, setParams, replace, reset],
+  );
+  return [params, set] as const;
+}

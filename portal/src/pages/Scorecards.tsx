@@ -1,7 +1,7 @@
 // Scorecards across the organisation: the heatmap (team × scorecard), rankings of teams (best
 // and worst), score distributions per scorecard and the trend over the daily snapshots. A
 // heatmap cell links to the same page filtered to that team and scorecard (in the URL).
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { useDistribution, useHeatmap, useRankings, useScoreTrend } from "../api/queries";
 import type { Heatmap, RankedTeam, ScorecardRef } from "../api/types";
 import { ColumnChart, LineChart } from "../components/Charts";
@@ -9,6 +9,7 @@ import { ErrorMessage, Loading } from "../components/Status";
 import { heatCell, SCORE_BANDS, shortDate } from "../lib/insights";
 import { parseRef, teamPath } from "../lib/refs";
 import { useTitle } from "../lib/useTitle";
+import { useUrlParams } from "../lib/filters";
 
 const TREND_DAYS = [7, 30, 90];
 
@@ -192,17 +193,11 @@ function Trend({ scorecard, team, days }: { scorecard: ScorecardRef; team?: stri
 }
 
 export default function ScorecardsPage() {
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useUrlParams();
   const heatmap = useHeatmap();
   useTitle("Scorecards");
   const team = params.get("team") ?? undefined;
   const days = Number(params.get("days")) || 30;
-  const set = (key: string, value: string | undefined) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    setParams(next);
-  };
 
   if (heatmap.isPending) return <Loading label="Loading scorecards" />;
   if (heatmap.error) return <ErrorMessage error={heatmap.error} retry={() => void heatmap.refetch()} />;

@@ -1,10 +1,11 @@
 // The action catalogue: every Action the signed-in user can see, grouped by category, with
 // whether they may run it and why not.
 import { useMemo, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { actionUrl, useActions, type ActionSummary } from "../../api/actions";
 import { RefLink } from "../../components/EntityLink";
 import { Empty, ErrorMessage, Loading } from "../../components/Status";
+import { useUrlParams } from "../../lib/filters";
 import { useTitle } from "../../lib/useTitle";
 
 export function ActionCard({ action, target }: { action: ActionSummary; target?: string }) {
@@ -57,7 +58,7 @@ export function filterActions(actions: ActionSummary[], text: string, onlyRunnab
 }
 
 export default function ActionsPage() {
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useUrlParams({ replace: true });
   const target = params.get("target") ?? undefined;
   const text = params.get("q") ?? "";
   const onlyRunnable = params.get("runnable") === "1";
@@ -65,12 +66,6 @@ export default function ActionsPage() {
   const [draft, setDraft] = useState(text);
   useTitle("Actions");
   const shown = useMemo(() => filterActions(data?.items ?? [], text, onlyRunnable), [data, text, onlyRunnable]);
-  const set = (key: string, value: string | null) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    setParams(next, { replace: true });
-  };
 
   return (
     <div className="page">

@@ -1,12 +1,16 @@
 // The audit trail of actions, from the controller's tamper-evident log (hash-chained; checked
 // with `nexus audit verify`), limited to the namespaces whose runs the user may list.
 import { useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { runUrl, useAudit, type AuditEntry } from "../../api/actions";
 import { RefLink } from "../../components/EntityLink";
 import { Value } from "../../components/Value";
 import { Empty, ErrorMessage, Loading } from "../../components/Status";
+import { useUrlParams } from "../../lib/filters";
 import { useTitle } from "../../lib/useTitle";
+
+// A new filter starts from the newest entries again.
+const RESET = ["continue"];
 
 function details(e: AuditEntry) {
   return e.details && typeof e.details === "object" && Object.keys(e.details).length ? e.details : null;
@@ -18,18 +22,11 @@ export function kindWords(kind: string) {
 }
 
 export default function AuditPage() {
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useUrlParams({ reset: RESET });
   const filters = { namespace: params.get("namespace") ?? undefined, run: params.get("run") ?? undefined, actor: params.get("actor") ?? undefined, limit: 100, continue: params.get("continue") ?? undefined };
   const { data, error, isPending, refetch } = useAudit(filters);
   const [actor, setActor] = useState(filters.actor ?? "");
   useTitle("Audit trail");
-  const set = (key: string, value: string | null) => {
-    const next = new URLSearchParams(params);
-    next.delete("continue");
-    if (value) next.set(key, value);
-    else next.delete(key);
-    setParams(next);
-  };
   return (
     <div className="page">
       <header className="page-header">
@@ -120,7 +117,7 @@ export default function AuditPage() {
             </tbody>
           </table>
           {data.continue && (
-            <button type="button" onClick={() => { const next = new URLSearchParams(params); next.set("continue", data.continue!); setParams(next); }}>
+            <button type="button" onClick={() => set("continue", String(data.continue))}>
               Older entries
             </button>
           )}

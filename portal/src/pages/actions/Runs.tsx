@@ -1,27 +1,22 @@
 // Runs the signed-in user can see, newest first, filtered by requester, phase and namespace.
 // Updates live: a run's phase changes on screen as the controller moves it.
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { useRuns } from "../../api/actions";
 import { RunTable } from "../../components/RunBits";
 import { Empty, ErrorMessage, Loading } from "../../components/Status";
+import { useUrlParams } from "../../lib/filters";
 import { useTitle } from "../../lib/useTitle";
 
 const PHASES = ["WaitingForApproval", "Running", "Succeeded", "Failed", "Rejected", "Expired", "Cancelled", "Refused", "Invalid", "RolledBack"];
 
 export default function RunsPage() {
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useUrlParams({ replace: true });
   const mine = params.get("mine") === "1";
   const phase = params.get("phase") ?? "";
   const namespace = params.get("namespace") ?? "";
   const limit = Number(params.get("limit") ?? 50) || 50;
   const { data, error, isPending, refetch } = useRuns({ requester: mine ? "me" : undefined, phase: phase || undefined, namespace: namespace || undefined, limit });
   useTitle("Runs");
-  const set = (key: string, value: string | null) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    setParams(next, { replace: true });
-  };
   return (
     <div className="page">
       <header className="page-header">
