@@ -7,8 +7,8 @@ import { signIn } from "./tests.mjs";
 const T = 20_000;
 const PR = "nexus-org/production-readiness";
 
-async function signedIn(page, url) {
-  await signIn(page, url, "Aisha Khan");
+async function signedIn(page, url, groups = []) {
+  await signIn(page, url, "Aisha Khan", "Engineer", groups);
   await page.getByRole("heading", { level: 1, name: /Hello/ }).waitFor({ timeout: T });
 }
 
@@ -214,10 +214,11 @@ export const insightsTests = [
   {
     id: "builder",
     title: "scorecard builder: drag a rule, add and reorder with the keyboard, YAML, validate",
-    async run({ page, url, shot }) {
+    async run({ page, url, shot, env }) {
       // Tall enough that the palette and the levels are on screen together: a drag does not scroll.
       await page.setViewportSize({ width: 1366, height: 2000 });
-      await signedIn(page, url);
+      // Platform engineers may write the organisation's scorecards (hack/dev-rbac.yaml).
+      await signedIn(page, url, ["nexus-platform-engineers"]);
       await page.goto(`${url}/scorecards`);
       await page.getByRole("link", { name: "New scorecard" }).click();
       await page.waitForURL(/\/scorecards\/new$/, { timeout: T });
@@ -255,12 +256,17 @@ export const insightsTests = [
       await page.getByRole("button", { name: "Download YAML" }).click();
       assert.equal((await download).suggestedFilename(), "api-standards.yaml");
       await page.getByRole("button", { name: "Validate" }).click();
-      // Valid (dry run), or — while nexus-apiserver has no POST /api/v1/scorecards — said so.
-      const outcome = page.locator(".preview").getByRole("status").filter({ hasText: /^Valid/ }).or(page.locator(".preview").getByRole("alert"));
+      // A dry run through nexus-apiserver, as the signed-in user: accepted, nothing stored.
+      const preview = page.locator(".preview");
+      const outcome = preview.getByRole("status").filter({ hasText: /^Valid/ }).or(preview.getByRole("alert"));
       await outcome.first().waitFor({ timeout: T });
-      const said = await outcome.first().textContent();
-      assert.match(said, /Valid: the Kubernetes API server accepted|cannot apply scorecards from the portal|refused the Scorecard/);
+      assert.match(await outcome.first().textContent(), /Valid: the Kubernetes API server accepted the Scorecard \(dry run/);
+      assert.throws(() => env.kubectl("get", "scorecard", "api-standards", "-n", "nexus-org"), /NotFound|not found/, "a dry run stores nothing");
       await shot("scorecard-builder");
+      // Apply: stored as written, under the portal's field manager.
+      await page.getByRole("button", { name: "Apply" }).click();
+      await preview.getByRole("status").filter({ hasText: /Applied|stored|created/i }).or(preview.getByRole("alert")).first().waitFor({ timeout: T });
+      assert.equal(env.kubectl("get", "scorecard", "api-standards", "-n", "nexus-org", "-o", "jsonpath={.spec.rules[*].id}"), "on-call-owner runbook-linked");
     },
   },
 ];

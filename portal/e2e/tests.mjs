@@ -78,8 +78,13 @@ export const tests = [
       await h1.filter({ hasText: /\d+ results? for “checkout”/ }).waitFor({ timeout: T });
       const before = Number((await h1.textContent()).match(/\d+/)[0]);
       const filters = page.getByRole("complementary", { name: "Filters" });
-      await filters.getByRole("group", { name: "Kind" }).getByRole("checkbox", { name: /Component/ }).check();
+      // Facet checkboxes follow the URL: click, then the address changes, then the box (within a
+      // render or two), so not check(), which wants the box changed the moment the click returns.
+      const componentBox = filters.getByRole("group", { name: "Kind" }).getByRole("checkbox", { name: /Component/ });
+      await componentBox.click();
       await page.waitForURL(/kind=Component/i, { timeout: T });
+      await page.waitForFunction(() => [...document.querySelectorAll('[aria-label="Filters"] input:checked')].length === 1, null, { timeout: T });
+      assert.ok(await componentBox.isChecked(), "the Component box is ticked");
       await page.waitForFunction((n) => {
         const m = document.querySelector("h1")?.textContent?.match(/\d+/);
         return m && Number(m[0]) < n;
@@ -121,7 +126,7 @@ export const tests = [
       figures.catalogEntities = total;
       await scroller.evaluate((s) => (s.scrollTop = 0));
       // Filter by a facet and sort: deep-linkable.
-      await page.getByRole("complementary", { name: "Filters" }).getByRole("group", { name: "Namespace" }).getByRole("checkbox", { name: /team-payments/ }).check();
+      await page.getByRole("complementary", { name: "Filters" }).getByRole("group", { name: "Namespace" }).getByRole("checkbox", { name: /team-payments/ }).click();
       await page.waitForURL(/namespace=team-payments/, { timeout: T });
       await page.getByLabel("Sort by").selectOption("kind");
       await page.waitForURL(/sort=kind/, { timeout: T });
@@ -155,8 +160,9 @@ export const tests = [
       await page.waitForFunction((n) => Number(document.querySelector('[data-testid="graph-canvas"]')?.getAttribute("data-nodes")) < n, nodes2, { timeout: T });
       // Only dependsOn: fewer edges, every edge a dependsOn.
       await page.getByRole("button", { name: /Relation types/ }).click();
-      await page.getByRole("checkbox", { name: "Depends on" }).check();
+      await page.getByRole("checkbox", { name: "Depends on" }).click();
       await page.waitForURL(/relations=dependsOn/, { timeout: T });
+      await page.waitForFunction(() => [...document.querySelectorAll('input[type="checkbox"]')].some((c) => c.checked && c.closest("label")?.textContent?.includes("Depends on")), null, { timeout: T });
       await page.waitForFunction(() => !document.querySelector('[role="status"]')?.textContent?.includes("Updating"), null, { timeout: T });
       const list = page.getByRole("region", { name: /Entities in this graph/ });
       const rows = list.locator("tbody tr");

@@ -18,6 +18,7 @@ export const DEV_PROFILES = [
 const DEV_EXTRA_GROUPS = [
   { group: "nexus-developers", help: "may request action runs" },
   { group: "nexus-team-leads", help: "may approve action runs" },
+  { group: "nexus-platform-engineers", help: "may write the organisation's scorecards (the builder's Apply)" },
 ];
 
 function safeNext(next: string | null) {
