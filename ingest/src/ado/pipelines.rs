@@ -380,7 +380,7 @@ pub(crate) fn approval_event(env: &Envelope, pending: bool) -> Result<Outcome, I
         definition_id,
     };
     let id = clip(&ev.approval.id, 64);
-    let op = if pending {
+    let item = if pending {
         let a = &ev.approval;
         let run_id = match &ev.run.as_ref().map(|r| &r.id) {
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -388,7 +388,7 @@ pub(crate) fn approval_event(env: &Envelope, pending: bool) -> Result<Outcome, I
             _ => None,
         };
         let item = PendingApproval {
-            id,
+            id: id.clone(),
             run_id,
             stage: clip_opt(
                 ev.stage_name
@@ -407,19 +407,33 @@ pub(crate) fn approval_event(env: &Envelope, pending: bool) -> Result<Outcome, I
             created_at: ts("resource.approval.createdOn", &a.created_on)?,
             url: url_opt(ev.url.as_deref()),
         };
-        ListOp::upsert(
+        Some(item)
+    } else {
+        None
+    };
+    Ok(pending_approvals_change(target, id, item))
+}
+
+/// What a pending (`Some`) or decided (`None`) approval does to its Pipeline's
+/// `status.pendingApprovals` (pipeline checks and classic release approvals alike).
+pub(super) fn pending_approvals_change(
+    target: Target,
+    id: String,
+    pending: Option<PendingApproval>,
+) -> Outcome {
+    let op = match pending {
+        Some(item) => ListOp::upsert(
             "pendingApprovals",
             "id",
             item,
             "createdAt",
             MAX_PENDING_APPROVALS,
-        )
-    } else {
-        ListOp::remove("pendingApprovals", "id", id)
+        ),
+        None => ListOp::remove("pendingApprovals", "id", id),
     };
-    Ok(Outcome::Changes(vec![Change::Facts(
+    Outcome::Changes(vec![Change::Facts(
         Facts::new(Source::AzureDevOps, target).list(op),
-    )]))
+    )])
 }
 
 /// A build definition (REST `build/definitions`) or pipeline (REST `pipelines`).

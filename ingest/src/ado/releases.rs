@@ -4,13 +4,14 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use nexus_api::{
-    catalog::pipeline::{MAX_PENDING_APPROVALS, PendingApproval},
+    catalog::pipeline::PendingApproval,
     facts::{DeploymentRecord, MAX_DEPLOYMENTS},
 };
 use serde::Deserialize;
 
 use super::{
     model::{Envelope, Identity, Links, ProjectRef, clip, clip_opt, items, nullable, ts, url_opt},
+    pipelines::pending_approvals_change,
     scope::{Finder, Origin, Scope, query_param_in},
 };
 use crate::{Change, Facts, IngestError, ListOp, Outcome, Source, Target};
@@ -443,7 +444,7 @@ pub(crate) fn approval_event(env: &Envelope, pending: bool) -> Result<Outcome, I
         definition_id,
     };
     let id = a.id.to_string();
-    let op = if pending {
+    let item = if pending {
         let url = release.map(|r| {
             r.links
                 .get("web")
@@ -454,7 +455,7 @@ pub(crate) fn approval_event(env: &Envelope, pending: bool) -> Result<Outcome, I
                 })
         });
         let item = PendingApproval {
-            id,
+            id: id.clone(),
             run_id: release.map(|r| r.id.to_string()),
             stage: clip_opt(a.release_environment.as_ref().map(|e| e.name.as_str()), 256),
             instructions: None,
@@ -467,19 +468,11 @@ pub(crate) fn approval_event(env: &Envelope, pending: bool) -> Result<Outcome, I
             created_at: ts("resource.approval.createdOn", &a.created_on)?,
             url: url_opt(url.as_deref()),
         };
-        ListOp::upsert(
-            "pendingApprovals",
-            "id",
-            item,
-            "createdAt",
-            MAX_PENDING_APPROVALS,
-        )
+        Some(item)
     } else {
-        ListOp::remove("pendingApprovals", "id", id)
+        None
     };
-    Ok(Outcome::Changes(vec![Change::Facts(
-        Facts::new(Source::AzureDevOps, target).list(op),
-    )]))
+    Ok(pending_approvals_change(target, id, item))
 }
 
 /// The first of the timestamps that is present.
