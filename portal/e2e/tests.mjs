@@ -297,7 +297,7 @@ export const tests = [
   },
   {
     id: "actions",
-    title: "run an action from an entity, self-approval refused, a second user approves, the run succeeds live; audit trail",
+    title: "run an action from an entity, self-approval refused, a second user approves, the run succeeds live; a waiting run cancelled; audit trail",
     async run({ page, context, url, env, shot, figures }) {
       // Something for the action to act on: the component's Deployment (kubernetes executor).
       env.kubectlApply(`apiVersion: apps/v1
@@ -371,6 +371,17 @@ spec:
       } finally {
         await lead.close();
       }
+
+      // A second request, cancelled by its requester while it waits: never executed.
+      await page.goto(`${url}/actions/team-checkout/aks-scale-deployment?target=component:team-checkout/checkout-api`);
+      await page.getByLabel(/^replicas/).fill("5");
+      await page.getByRole("button", { name: "Request run" }).click();
+      await page.waitForURL((u) => /\/runs\/team-checkout\/aks-scale-deployment-/.test(u.pathname) && !u.pathname.endsWith(runName), { timeout: T });
+      await page.locator('[data-phase="WaitingForApproval"]').first().waitFor({ timeout: T });
+      page.once("dialog", (d) => d.accept());
+      await page.getByRole("button", { name: "Cancel run" }).click();
+      await page.locator('[data-phase="Cancelled"]').first().waitFor({ timeout: T });
+      assert.equal(env.kubectl("get", "deployment", "checkout-api", "-n", "team-checkout", "-o", "jsonpath={.spec.replicas}"), "3", "the cancelled run changed nothing");
 
       // The run is in the runs list and the audit trail, with who did what.
       await page.goto(`${url}/runs?mine=1`);
