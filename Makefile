@@ -255,6 +255,24 @@ BENCH_SCORECARD_ENTITIES ?= 10000
 bench-scorecards: ## Scorecard engine: rule evaluations/s and a full re-evaluation of BENCH_SCORECARD_ENTITIES (10000) × the five templates, one core; no cluster
 	$(CARGO) run --release -p nexus-scorecards --bin nexus-scorecard-bench -- --entities $(BENCH_SCORECARD_ENTITIES)
 
+BENCH_PORTAL_ENTITIES ?= 100000
+BENCH_PORTAL_CLUSTER ?= $(REPO)/.nexus/bench-portal-cluster
+
+.PHONY: bench-portal
+bench-portal: tools portal ## Portal catalog browser at BENCH_PORTAL_ENTITIES (default 100000) in Chromium: first rows, scroll frame times, facet click; JSON lines
+	$(CARGO) build --release -p nexus-controller -p nexus-apiserver
+	$(CARGO) build --release -p nexus-e2e --bin nexus-read-bench
+	NEXUS_CLUSTER_DIR=$(BENCH_PORTAL_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true
+	trap 'NEXUS_CLUSTER_DIR=$(BENCH_PORTAL_CLUSTER) hack/cluster.sh down --purge >/dev/null 2>&1 || true' EXIT; \
+	eval "$$(NEXUS_CLUSTER_DIR=$(BENCH_PORTAL_CLUSTER) hack/cluster.sh up)"; \
+	export PATH="$(K8S_BIN):$$PATH"; \
+	kubectl apply --server-side -f crds/ >/dev/null; \
+	kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null; \
+	target/release/nexus-read-bench --cluster --entities $(BENCH_PORTAL_ENTITIES) --keep --scenario get \
+	  --concurrency 1 --requests 10 --max-seconds 2 --live-changes 0 \
+	  --controller-bin $(REPO)/target/release/nexus-controller --apiserver-bin $(REPO)/target/release/nexus-apiserver >/dev/null; \
+	NEXUS_CLUSTER_DIR=$(BENCH_PORTAL_CLUSTER) node portal/e2e/bench.mjs --bin $(REPO)/target/release $(BENCH_PORTAL_ARGS)
+
 .PHONY: bench-read
 bench-read: tools ## Read-path benchmark of nexus-apiserver (BENCH_READ_ENTITIES=100000): in-process, then on a fresh control plane; JSON lines
 	$(CARGO) build --release -p nexus-controller -p nexus-apiserver
