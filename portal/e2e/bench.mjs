@@ -28,7 +28,6 @@ const seconds = Number(arg("seconds", "30"));
 const assets = path.join(repo, "portal/dist");
 if (!existsSync(path.join(assets, "index.html"))) throw new Error("portal/dist is missing: make portal");
 const emit = (o) => console.log(JSON.stringify({ bench: "portal", ...o }));
-const log = (m) => console.error(`[bench-portal] ${m}`);
 
 async function freePort() {
   return new Promise((resolve, reject) => {
