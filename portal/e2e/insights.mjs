@@ -75,6 +75,16 @@ export const insightsTests = [
         ranked.map((r) => r.match(/^(\d)(.+?)(\d+\.\d)/).slice(1, 4).join("|")),
         ["1|Checkout & Storefront|42.0", "2|Payments|40.0", "3|Catalog & Search|36.7", "3|Customer Identity|36.7", "5|Platform Engineering|30.0"],
       );
+      // Entities at both ends: the three no team owns score 0; eight score 50 (see above).
+      const entities = page.getByRole("region", { name: /Entity rankings: Production Readiness/ });
+      await entities.getByText("23 entities measured; the ten at each end.").waitFor({ timeout: T });
+      const column = async (caption) =>
+        (await entities.getByRole("table", { name: caption }).locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.querySelectorAll("td")[1].textContent.trim().split(" ")[0])));
+      const low = await column(/Needs most attention/);
+      assert.deepEqual(low.slice(0, 4), ["0", "0", "0", "30"], `lowest scores: ${low}`);
+      assert.equal(low.length, 10);
+      const high = await column(/^Best/);
+      assert.deepEqual(high, ["50", "50", "50", "50", "50", "50", "50", "50", "30", "30"]);
       const dist = page.locator(`.distribution[data-scorecard="${PR}"]`);
       await dist.getByText(/23 entities · average 33\.0 · 8 pass \(34 %\)/).waitFor({ timeout: T });
       const bins = (await dist.locator(".chart-figures tbody tr").allTextContents()).map((r) => r.replace(/\s+/g, " "));

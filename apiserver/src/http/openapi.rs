@@ -95,7 +95,15 @@ fn schemas(prefix: &str) -> Value {
         "TeamRankings": {"type": "object", "properties": merged(&scorecard_props, json!({
             "teams": {"type": "array", "items": {"type": "object", "properties": merged(&cell_props, json!({
                 "rank": int.clone(), "team": {"type": "string"}, "title": {"type": "string"}}))}},
+            "entities": {"type": "object", "description": "The visible entities at both ends (at most 10 each)", "properties": {
+                "total": int.clone(),
+                "best": {"type": "array", "items": r("RankedEntity")},
+                "needsAttention": {"type": "array", "items": r("RankedEntity"), "description": "Lowest score first"}}},
             "cache": r("Cache")}))},
+        "RankedEntity": {"type": "object", "properties": {
+            "ref": {"type": "string"}, "kind": {"type": "string"}, "title": {"type": "string"},
+            "team": {"type": "string", "nullable": true}, "score": int.clone(),
+            "level": {"type": "string", "nullable": true}, "passed": {"type": "boolean"}}},
         "ScoreDistribution": {"type": "object", "properties": merged(&merged(&scorecard_props, cell_props.clone()), json!({
             "team": {"type": "string"},
             "bins": {"type": "array", "items": {"type": "object", "properties": {"from": int.clone(), "to": int.clone(), "entities": int.clone()}},
@@ -345,7 +353,7 @@ pub async fn portal_document() -> Json<Value> {
             "/api/v1/me": {"get": {"summary": "The signed-in user as Kubernetes sees them", "responses": ok("Status")}},
             "/api/v1/me/dashboard": {"get": {"summary": "Personal dashboard", "responses": ok("Dashboard")}},
             "/api/v1/insights/heatmap": {"get": {"summary": "Team × scorecard heatmap over the visible entities: per owning team and scorecard the entities, pass rate, average score and level counts", "responses": ok("ScoreHeatmap")}},
-            "/api/v1/insights/rankings": {"get": {"summary": "Teams ranked by the average score of their visible entities on one scorecard", "parameters": [q("scorecard", "Required: namespace/name of the Scorecard")], "responses": ok("TeamRankings")}},
+            "/api/v1/insights/rankings": {"get": {"summary": "Teams ranked by the average score of their visible entities on one scorecard, and the best and lowest-scoring entities", "parameters": [q("scorecard", "Required: namespace/name of the Scorecard")], "responses": ok("TeamRankings")}},
             "/api/v1/insights/distribution": {"get": {"summary": "Histogram of scores (10-point bins) and level counts on one scorecard", "parameters": [q("scorecard", "Required: namespace/name"), q("team", "Only the entities this Team owns (team:namespace/name or namespace/name)")], "responses": ok("ScoreDistribution")}},
             "/api/v1/insights/trends": {"get": {"summary": "Daily average score and level counts from the ScorecardSnapshots", "parameters": [q("scorecard", "Required: namespace/name"), q("team", "Only the entities this Team owns now"), q("days", "1 to --insights-retention-days, default 30")], "responses": ok("ScoreTrend")}},
             "/api/v1/insights/dora": {"get": {"summary": "DORA four keys with tiers of a service, team or person over one window", "parameters": [q("scope", "Required: service, team or person"), q("name", "Required: Component reference, Team reference, or User reference / login"), q("window", "day, week, month (default) or quarter"), q("end", "Last day of the window, YYYY-MM-DD (UTC); default today")], "responses": ok("DoraMetrics")}},

@@ -158,6 +158,36 @@ pub struct Rankings {
     /// Best first: by average score, then pass rate, then reference; equal average and pass
     /// rate share a rank.
     pub teams: Vec<Ranked>,
+    /// The visible entities (services and everything else the scorecard measures) at both ends.
+    pub entities: EntityRankings,
+}
+
+/// How many entities each end of [`EntityRankings`] lists.
+pub const ENTITY_RANKING_SIZE: usize = 10;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityRankings {
+    /// Entities with a result on the scorecard.
+    pub total: usize,
+    /// Highest score first (then reference), at most [`ENTITY_RANKING_SIZE`].
+    pub best: Vec<RankedEntity>,
+    /// Lowest score first (then reference), at most [`ENTITY_RANKING_SIZE`]: what to fix first.
+    pub needs_attention: Vec<RankedEntity>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RankedEntity {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub kind: String,
+    pub title: String,
+    /// The owning Team, when it is one (`team:<namespace>/<name>`).
+    pub team: Option<String>,
+    pub score: u8,
+    pub level: Option<String>,
+    pub passed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -467,15 +497,46 @@ pub fn rankings(
     let store = cache.read();
     known_scorecard(cache, &store, scorecard)?;
     let mut per_team: BTreeMap<EntityRef, Acc> = BTreeMap::new();
+    let mut scored: Vec<(u8, &Entity, &ScoreFact)> = Vec::new();
     for e in store.with_scorecards() {
-        let Some(team) = team_of(e) else { continue };
         if !visibility.can_see(&e.id) {
             continue;
         }
-        if let Some(f) = e.scorecards.iter().find(|f| &*f.scorecard == scorecard) {
+        let Some(f) = e.scorecards.iter().find(|f| &*f.scorecard == scorecard) else {
+            continue;
+        };
+        scored.push((f.score, e, f));
+        if let Some(team) = team_of(e) {
             per_team.entry(team.clone()).or_default().add_fact(f);
         }
     }
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let ranked_entity = |(score, e, f): &(u8, &Entity, &ScoreFact)| RankedEntity {
+        reference: e.id.to_string(),
+        kind: e.id.kind.to_string(),
+        title: e.display_name().to_string(),
+        team: team_of(e).map(ToString::to_string),
+        score: *score,
+        level: f.level.as_deref().map(str::to_string),
+        passed: f.passed,
+    };
+    let best: Vec<RankedEntity> = scored
+        .iter()
+        .take(ENTITY_RANKING_SIZE)
+        .map(ranked_entity)
+        .collect();
+    let mut low: Vec<&(u8, &Entity, &ScoreFact)> = scored.iter().collect();
+    low.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let needs_attention: Vec<RankedEntity> = low
+        .into_iter()
+        .take(ENTITY_RANKING_SIZE)
+        .map(ranked_entity)
+        .collect();
+    let entities = EntityRankings {
+        total: scored.len(),
+        best,
+        needs_attention,
+    };
     let sc = scorecard_ref(cache, scorecard);
     let mut ranked: Vec<(EntityRef, Acc)> = per_team.into_iter().collect();
     let rate = |a: &Acc| (a.passed * 100).checked_div(a.entities).unwrap_or(0);
@@ -504,6 +565,7 @@ pub fn rankings(
     Ok(Rankings {
         scorecard: sc,
         teams,
+        entities,
     })
 }
 
@@ -1026,8 +1088,21 @@ mod tests {
             order,
             [(1, "team:web/web", 95.0), (2, "team:pay/payments", 60.0)]
         );
+        // Entities at both ends: 95, 80, 40 best first; 40 first where attention is needed.
+        let scores = |v: &[RankedEntity]| v.iter().map(|e| e.score).collect::<Vec<_>>();
+        assert_eq!(r.entities.total, 3);
+        assert_eq!(scores(&r.entities.best), [95, 80, 40]);
+        assert_eq!(scores(&r.entities.needs_attention), [40, 80, 95]);
         let limited = rankings(&cache, &pay_only(), "org/prod-ready").unwrap();
         assert_eq!(limited.teams.len(), 1);
+        assert!(
+            limited
+                .entities
+                .best
+                .iter()
+                .all(|e| e.reference.contains(":pay/")),
+            "hidden entities are not ranked"
+        );
         assert_eq!(limited.teams[0].rank, 1);
         assert!(matches!(
             rankings(&cache, &all, "org/nope"),

@@ -252,9 +252,21 @@ export interface RankedTeam extends ScoreCell {
   title: string;
 }
 
+export interface RankedEntity {
+  ref: string;
+  kind: string;
+  title: string;
+  team?: string | null;
+  score: number;
+  level?: string | null;
+  passed: boolean;
+}
+
 export interface Rankings extends ScorecardRef, Freshness {
   /** Best first; ties share a rank. */
   teams: RankedTeam[];
+  /** The visible entities at both ends (at most 10 each). */
+  entities: { total: number; best: RankedEntity[]; needsAttention: RankedEntity[] };
 }
 
 export interface ScoreBin {

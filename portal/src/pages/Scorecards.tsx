@@ -3,11 +3,11 @@
 // heatmap cell links to the same page filtered to that team and scorecard (in the URL).
 import { Link } from "react-router";
 import { useDistribution, useHeatmap, useRankings, useScoreTrend } from "../api/queries";
-import type { Heatmap, RankedTeam, ScorecardRef } from "../api/types";
+import type { Heatmap, RankedEntity, RankedTeam, ScorecardRef } from "../api/types";
 import { ColumnChart, LineChart } from "../components/Charts";
 import { ErrorMessage, Loading } from "../components/Status";
 import { heatCell, SCORE_BANDS, shortDate } from "../lib/insights";
-import { parseRef, teamPath } from "../lib/refs";
+import { parseRef, refPath, shortRef, teamPath } from "../lib/refs";
 import { useTitle } from "../lib/useTitle";
 import { useUrlParams } from "../lib/filters";
 
@@ -127,6 +127,56 @@ function Rankings({ scorecard }: { scorecard: string }) {
       <RankTable caption="Best" rows={data.teams.slice(0, 5)} />
       <RankTable caption="Needs most attention" rows={[...data.teams.slice(-5)].reverse()} />
     </div>
+  );
+}
+
+function EntityTable({ caption, rows }: { caption: string; rows: RankedEntity[] }) {
+  return (
+    <table className="table rankings">
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Entity</th>
+          <th scope="col">Team</th>
+          <th scope="col">Score</th>
+          <th scope="col">Level</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((e) => (
+          <tr key={e.ref} data-ref={e.ref}>
+            <th scope="row">
+              {refPath(e.ref) ? <Link to={refPath(e.ref)!}>{e.title}</Link> : e.title}
+            </th>
+            <td>{e.team ? <Link to={teamPathOf(e.team)}>{shortRef(e.team, false)}</Link> : <span className="muted">no team</span>}</td>
+            <td>
+              {e.score} <span className="visually-hidden">{e.passed ? "(passes the gate)" : "(below the gate)"}</span>
+              {!e.passed && <span className="badge badge-bad">below gate</span>}
+            </td>
+            <td>{e.level ?? <span className="muted">none</span>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Services (and whatever else the scorecard measures) at both ends: what to fix first. */
+function EntityRankings({ scorecard }: { scorecard: string }) {
+  const { data, error, isPending, refetch } = useRankings(scorecard);
+  if (isPending) return <Loading label="Loading rankings" />;
+  if (error) return <ErrorMessage error={error} retry={() => void refetch()} />;
+  // An older nexus-apiserver answers without entity rankings.
+  const { total, best, needsAttention } = data.entities ?? { total: 0, best: [], needsAttention: [] };
+  if (!total) return <p className="empty">No entity you can see has a result on this scorecard yet.</p>;
+  return (
+    <>
+      <p className="muted small">{total} entities measured; the ten at each end.</p>
+      <div className="two-col">
+        <EntityTable caption="Needs most attention (lowest score first)" rows={needsAttention} />
+        <EntityTable caption="Best" rows={best} />
+      </div>
+    </>
   );
 }
 
@@ -261,6 +311,10 @@ export default function ScorecardsPage() {
               <Trend scorecard={selected} team={team} days={days} />
             </section>
           </div>
+          <section className="panel" aria-labelledby="entity-rankings">
+            <h2 id="entity-rankings">Entity rankings: {selected.title}</h2>
+            <EntityRankings scorecard={selected.scorecard} />
+          </section>
           <section className="panel" aria-labelledby="distribution">
             <h2 id="distribution">Score distribution{teamTitle ? `: ${teamTitle}` : ""}</h2>
             <div className="chart-grid">
