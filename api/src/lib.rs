@@ -11,6 +11,7 @@ pub mod crd;
 pub mod dora;
 pub mod entity;
 pub mod facts;
+pub mod glob;
 pub mod integrations;
 pub mod reference;
 pub mod relation;

@@ -83,39 +83,8 @@ pub struct NamespaceRule {
     pub namespace: String,
 }
 
-/// Case-insensitive glob with `*` and `?`.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let t: Vec<char> = text.to_lowercase().chars().collect();
-    glob_chars(&p, &t)
-}
-
-/// Glob with `*` (any run of characters) and `?` (one character), compared as given. Linear
-/// backtracking over the last `*`: no exponential blow-up on hostile patterns.
-pub fn glob_chars(p: &[char], t: &[char]) -> bool {
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
+/// Globs are the API's (one definition for every crate that matches them).
+pub use nexus_api::glob::{glob_chars, glob_match};
 
 /// Which Azure tags carry owner, team, environment and system (first present key wins).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

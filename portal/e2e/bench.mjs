@@ -11,10 +11,9 @@
 // --pages pages and --seconds of scrolling.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { repo } from "./env.mjs";
+import { freePort, repo } from "./env.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,17 +27,6 @@ const seconds = Number(arg("seconds", "30"));
 const assets = path.join(repo, "portal/dist");
 if (!existsSync(path.join(assets, "index.html"))) throw new Error("portal/dist is missing: make portal");
 const emit = (o) => console.log(JSON.stringify({ bench: "portal", ...o }));
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // The dev roles (nexus:engineering reads the catalog); their namespaced bindings need these.
 for (const ns of ["team-checkout", "nexus-org"]) {

@@ -9,7 +9,7 @@ import path from "node:path";
 
 export const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once("error", reject);
@@ -64,6 +64,19 @@ export async function startEnv(log = console.log) {
   // (the controller runs as nexus-admin here).
   kubectl("apply", "--server-side", "-k", "actions/", "-n", "team-checkout");
   kubectlApply(sh("helm", ["template", "nexus", "charts/nexus", "--show-only", "templates/actions-policies.yaml", "--set", "actions.controllerUsername=nexus-admin"], { env, cwd: repo }));
+  // A policy is enforced a moment after it is created: wait (as the Rust e2e suites do) so the
+  // first self-approval cannot slip through before it.
+  await waitFor("the approval admission policies to be enforced", () => {
+    try {
+      execFileSync("kubectl", ["create", "--dry-run=server", "-n", "team-checkout", "-f", "-", "--as=policy-probe", "--as-group=system:masters"], {
+        env, cwd: repo, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"],
+        input: "apiVersion: actions.nexus.dev/v1alpha1\nkind: ActionRun\nmetadata: {name: policy-probe}\nspec: {action: none, requester: somebody-else, inputs: {}}\n",
+      });
+      return false;
+    } catch (e) {
+      return String(e.stderr).includes("spec.requester must be the user creating the run");
+    }
+  }, 30_000);
   // The scorecard templates, in the namespace the controller resolves bare names in (nexus-org).
   kubectl("apply", "--server-side", "-f", "scorecards/templates/");
 

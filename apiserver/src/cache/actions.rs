@@ -13,18 +13,16 @@ use std::{
     sync::Arc,
 };
 
-use futures::StreamExt;
-use kube::{
-    Api, Client,
-    api::{ApiResource, DynamicObject},
-    runtime::{WatchStreamExt, watcher},
-};
+use kube::{Client, api::ApiResource};
 use nexus_api::actions::{Action, ActionApproval, ActionRun};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use super::Cache;
+use super::{
+    Cache,
+    json_watch::{self, JsonEvent},
+};
 
 pub const GROUP: &str = nexus_api::actions::GROUP;
 pub const VERSION: &str = nexus_api::actions::VERSION;
@@ -311,67 +309,37 @@ pub fn spawn(
     ActionKind::ALL
         .into_iter()
         .map(|kind| {
-            let ar = kind.api_resource();
-            let api: Api<DynamicObject> = match &namespace {
-                Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-                None => Api::all_with(client.clone(), &ar),
-            };
-            let (cache, cancel) = (cache.clone(), cancel.clone());
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = run(api, cache, kind) => {}
-                    () = cancel.cancelled() => {}
-                }
-            })
+            let cache = cache.clone();
+            let name = kind.kind();
+            json_watch::spawn(
+                &client,
+                &kind.api_resource(),
+                namespace.as_deref(),
+                cancel.clone(),
+                move |event| {
+                    let metrics = &cache.metrics;
+                    cache.actions.write(|store| match event {
+                        JsonEvent::Init => {
+                            store.begin_relist(kind);
+                            Vec::new()
+                        }
+                        JsonEvent::InitDone => store.end_relist(kind),
+                        JsonEvent::Apply(value) => match store.apply(kind, value) {
+                            Some(c) => vec![c],
+                            None => {
+                                metrics.malformed_object(name);
+                                tracing::warn!(kind = name, "skipping malformed object");
+                                Vec::new()
+                            }
+                        },
+                        JsonEvent::Delete(value) => {
+                            store.delete(kind, &value).into_iter().collect()
+                        }
+                    });
+                },
+            )
         })
         .collect()
-}
-
-async fn run(api: Api<DynamicObject>, cache: Arc<Cache>, kind: ActionKind) {
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(|o| o.metadata.managed_fields = None);
-    let mut stream = std::pin::pin!(stream);
-    let name = kind.kind();
-    while let Some(event) = stream.next().await {
-        let event = match event {
-            Ok(e) => e,
-            Err(error) => {
-                // Typically the CRDs are not installed; the backoff paces the retries.
-                tracing::debug!(kind = name, %error, "actions watch error; retrying");
-                continue;
-            }
-        };
-        let metrics = &cache.metrics;
-        cache.actions.write(|store| match event {
-            watcher::Event::Init => {
-                store.begin_relist(kind);
-                Vec::new()
-            }
-            watcher::Event::InitDone => {
-                tracing::info!(kind = name, "listed");
-                store.end_relist(kind)
-            }
-            watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
-                let Ok(value) = serde_json::to_value(o) else {
-                    return Vec::new();
-                };
-                match store.apply(kind, value) {
-                    Some(c) => vec![c],
-                    None => {
-                        metrics.malformed_object(name);
-                        tracing::warn!(kind = name, "skipping malformed object");
-                        Vec::new()
-                    }
-                }
-            }
-            watcher::Event::Delete(o) => serde_json::to_value(o)
-                .ok()
-                .and_then(|v| store.delete(kind, &v))
-                .into_iter()
-                .collect(),
-        });
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod entity;
 pub mod index;
+pub mod json_watch;
 pub mod scorecards;
 pub mod store;
 pub mod sync;

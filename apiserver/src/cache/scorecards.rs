@@ -14,17 +14,15 @@ use std::{
     sync::Arc,
 };
 
-use futures::StreamExt;
 use jiff::civil::Date;
-use kube::{
-    Api, Client,
-    api::{ApiResource, DynamicObject},
-    runtime::{WatchStreamExt, watcher},
-};
+use kube::{Client, api::ApiResource};
 use nexus_api::EntityRef;
 use serde_json::Value;
 
-use super::Cache;
+use super::{
+    Cache,
+    json_watch::{self, JsonEvent},
+};
 
 pub const GROUP: &str = "scorecards.nexus.dev";
 pub const VERSION: &str = "v1alpha1";
@@ -359,68 +357,31 @@ pub fn spawn(
     ]
     .into_iter()
     .map(|(kind, plural, snapshots)| {
-        let ar = resource(kind, plural);
-        let api: Api<DynamicObject> = match &namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-            None => Api::all_with(client.clone(), &ar),
-        };
-        let (cache, cancel) = (cache.clone(), cancel.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = run(api, cache, kind, snapshots) => {}
-                () = cancel.cancelled() => {}
-            }
-        })
+        let cache = cache.clone();
+        json_watch::spawn(
+            &client,
+            &resource(kind, plural),
+            namespace.as_deref(),
+            cancel.clone(),
+            move |event| {
+                let mut store = cache.write_scorecards();
+                match event {
+                    JsonEvent::Init => store.begin_relist(snapshots),
+                    JsonEvent::InitDone => store.end_relist(snapshots),
+                    JsonEvent::Apply(value) if snapshots => {
+                        let today = jiff::Timestamp::now()
+                            .to_zoned(jiff::tz::TimeZone::UTC)
+                            .date();
+                        store.apply_snapshot(&value, today);
+                    }
+                    JsonEvent::Apply(value) => store.apply_scorecard(&value),
+                    JsonEvent::Delete(value) if snapshots => store.delete_snapshot(&value),
+                    JsonEvent::Delete(value) => store.delete_scorecard(&value),
+                }
+            },
+        )
     })
     .collect()
-}
-
-async fn run(api: Api<DynamicObject>, cache: Arc<Cache>, kind: &'static str, snapshots: bool) {
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(|o| o.metadata.managed_fields = None);
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        let event = match event {
-            Ok(e) => e,
-            Err(error) => {
-                // Typically the CRDs are not installed: the views say the kind is not listed.
-                tracing::debug!(kind, %error, "scorecards watch error; retrying");
-                continue;
-            }
-        };
-        let today = jiff::Timestamp::now()
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .date();
-        let mut store = cache.write_scorecards();
-        match event {
-            watcher::Event::Init => store.begin_relist(snapshots),
-            watcher::Event::InitDone => {
-                store.end_relist(snapshots);
-                tracing::info!(kind, "listed");
-            }
-            watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
-                let Ok(value) = serde_json::to_value(o) else {
-                    continue;
-                };
-                if snapshots {
-                    store.apply_snapshot(&value, today);
-                } else {
-                    store.apply_scorecard(&value);
-                }
-            }
-            watcher::Event::Delete(o) => {
-                let Ok(value) = serde_json::to_value(o) else {
-                    continue;
-                };
-                if snapshots {
-                    store.delete_snapshot(&value);
-                } else {
-                    store.delete_scorecard(&value);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -95,13 +95,18 @@ pub fn router(state: SharedState) -> Router {
 
 pub fn answer<T: Serialize>(state: &SharedState, caller: &Caller, body: T) -> Response {
     let mut response = Json(WithCache::new(state, caller, body)).into_response();
+    mark_authz_stale(&mut response, caller);
+    response
+}
+
+/// Says so on the answer when permissions came from last-known SubjectAccessReview answers.
+fn mark_authz_stale(response: &mut Response, caller: &Caller) {
     if caller.visibility.stale {
         response.headers_mut().insert(
             axum::http::HeaderName::from_static(super::AUTHZ_STALE_HEADER),
             axum::http::HeaderValue::from_static("true"),
         );
     }
-    response
 }
 
 pub async fn authenticate(state: &SharedState, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
@@ -274,12 +279,7 @@ async fn runbook_html_handler(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    if caller.visibility.stale {
-        h.insert(
-            axum::http::HeaderName::from_static(super::AUTHZ_STALE_HEADER),
-            HeaderValue::from_static("true"),
-        );
-    }
+    mark_authz_stale(&mut response, &caller);
     Ok(response)
 }
 

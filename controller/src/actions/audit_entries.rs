@@ -17,7 +17,6 @@ use axum::{
 };
 use nexus_audit::log::read::{MAX_LIMIT, Query, read_newest_first};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
 /// Page size without `limit`.
 const DEFAULT_LIMIT: usize = 100;
@@ -81,37 +80,10 @@ async fn entries(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token_file) = &s.token_file else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "the audit endpoint is off: start the controller with --audit-token-file",
-        );
-    };
-    let expected = match std::fs::read(token_file) {
-        Ok(t) => t.trim_ascii().to_vec(),
-        Err(e) => {
-            tracing::warn!(file = %token_file.display(), error = %e, "audit token unreadable");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the audit token cannot be read; see the controller log",
-            );
-        }
-    };
-    // An empty token would let anyone with an empty password through.
-    if expected.is_empty() {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the audit token file is empty; see the controller log",
-        );
-    }
-    match crate::scorecards::gate::offered_token(&headers) {
-        Some(t) if bool::from(t.as_slice().ct_eq(&expected)) => {}
-        _ => {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                "send the audit token as a bearer token",
-            );
-        }
+    if let Err((status, message)) =
+        crate::runtime::token::check(s.token_file.as_deref(), &headers, "audit")
+    {
+        return refuse(status, message);
     }
     let query = match parse_query(raw.as_deref()) {
         Ok(q) => q,

@@ -2,3 +2,4 @@
 
 pub mod leader;
 pub mod server;
+pub mod token;

@@ -28,7 +28,6 @@ use nexus_api::{
 use nexus_scorecards::{Compiled, compile_scorecard};
 use serde::Serialize;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
 use super::{engine::scorecard_key, metrics::ScorecardMetrics};
 
@@ -327,42 +326,10 @@ async fn gate(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token_file) = &s.token_file else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "the gate endpoint is off: start the controller with --gate-token-file",
-        );
-    };
-    // A few bytes from a Secret volume (tmpfs): reading in place is cheaper than a blocking
-    // task, and re-reading per request picks up a rotated Secret.
-    let expected = match std::fs::read(token_file) {
-        Ok(t) => t.trim_ascii().to_vec(),
-        Err(e) => {
-            tracing::warn!(file = %token_file.display(), error = %e, "gate token unreadable");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the gate token cannot be read; see the controller log",
-            );
-        }
-    };
-    // An empty token would let anyone with an empty password through.
-    if expected.is_empty() {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the gate token file is empty; see the controller log",
-        );
-    }
-    match offered_token(&headers) {
-        None => {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                "send the gate token as `Authorization: Bearer <token>` (or as the password of basic auth)",
-            );
-        }
-        Some(t) if !bool::from(t.as_slice().ct_eq(&expected)) => {
-            return refuse(StatusCode::UNAUTHORIZED, "the gate token does not match");
-        }
-        Some(_) => {}
+    if let Err((status, message)) =
+        crate::runtime::token::check(s.token_file.as_deref(), &headers, "gate")
+    {
+        return refuse(status, message);
     }
     let Some(kind) = EntityKind::parse(&kind) else {
         return refuse(
@@ -420,26 +387,6 @@ fn response(entity: &EntityRef, d: &Decision) -> Value {
     body
 }
 
-/// The token a caller offers: `Authorization: Bearer <token>`, or the password of basic auth
-/// (an Azure DevOps "Generic" service connection sends its password that way).
-pub(crate) fn offered_token(headers: &HeaderMap) -> Option<Vec<u8>> {
-    let auth = headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Some(t) = auth.strip_prefix("Bearer ") {
-        return Some(t.trim().as_bytes().to_vec());
-    }
-    let basic = auth.strip_prefix("Basic ")?;
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(basic.trim())
-        .ok()?;
-    let pos = decoded.iter().position(|b| *b == b':')?;
-    Some(decoded[pos + 1..].to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,20 +441,6 @@ mod tests {
         for bad in ["", "a/b/c", "Upper", "a/", "/b", "a b"] {
             assert!(resolve_scorecard(bad, "nexus-org").is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn tokens_from_bearer_and_basic_auth() {
-        let mut h = HeaderMap::new();
-        assert_eq!(offered_token(&h), None);
-        h.insert("authorization", "Bearer s3cret".parse().unwrap());
-        assert_eq!(offered_token(&h).as_deref(), Some(b"s3cret".as_slice()));
-        use base64::Engine as _;
-        let basic = base64::engine::general_purpose::STANDARD.encode("ado:s3cret");
-        h.insert("authorization", format!("Basic {basic}").parse().unwrap());
-        assert_eq!(offered_token(&h).as_deref(), Some(b"s3cret".as_slice()));
-        h.insert("authorization", "Token s3cret".parse().unwrap());
-        assert_eq!(offered_token(&h), None);
     }
 
     #[test]
